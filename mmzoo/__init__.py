@@ -1,0 +1,45 @@
+"""mmzoo: a model zoo of RGB + LiDAR fusion networks.
+
+>>> import mmzoo
+>>> mmzoo.list_models("intermediate_*", exclude="*_strided")
+['intermediate_add', 'intermediate_cat', 'intermediate_hadamard']
+>>> model = mmzoo.create("intermediate_cat")
+"""
+__version__ = "0.1.0"
+
+from mmzoo import models  # noqa: F401  (importing registers every architecture)
+from mmzoo.factory import create, parse_model_name
+from mmzoo.pretrained import ArchInfo, InputSpec, WeightInfo
+from mmzoo.registry import (
+    DuplicateModelError,
+    UnknownModelError,
+    get_weights,
+    is_model,
+    list_models,
+    list_pretrained,
+    model_entrypoint,
+    model_info,
+    register_model,
+    register_weights,
+    split_model_name_tag,
+)
+
+__all__ = [
+    "__version__",
+    "create",
+    "parse_model_name",
+    "list_models",
+    "list_pretrained",
+    "is_model",
+    "model_info",
+    "model_entrypoint",
+    "get_weights",
+    "register_model",
+    "register_weights",
+    "split_model_name_tag",
+    "ArchInfo",
+    "InputSpec",
+    "WeightInfo",
+    "UnknownModelError",
+    "DuplicateModelError",
+]

@@ -1,0 +1,88 @@
+"""``MultiModalNet``: the forward contract ``model(rgb, lidar)`` and the input checks every zoo model shares."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mmzoo.pretrained import InputSpec
+
+__all__ = ["MultiModalNet", "make_input_spec"]
+
+
+def make_input_spec(
+    modalities: tuple[str, ...] = ("rgb", "lidar"),
+    rgb_channels: int = 4,
+    lidar_channels: int = 4,
+    input_size: int = 64,
+    xyza_formula: str | None = "assignment",
+) -> InputSpec:
+    """The ``InputSpec`` of a model built with these arguments (raw depth, 1 channel, has no xyza formula)."""
+    for name, value in (("rgb_channels", rgb_channels), ("lidar_channels", lidar_channels)):
+        if value not in (1, 3, 4):
+            raise ValueError(f"{name} must be 4 (RGBA / xyza), 3 (RGB) or 1 (depth); got {value}")
+    if input_size < 8 or input_size % 8:
+        raise ValueError(f"input_size must be a multiple of 8 (three 2x downsamplings); got {input_size}")
+    return InputSpec(
+        modalities=modalities,
+        rgb_channels=rgb_channels,
+        lidar_channels=lidar_channels,
+        height=input_size,
+        width=input_size,
+        xyza_formula=xyza_formula if lidar_channels == 4 else None,
+    )
+
+
+class MultiModalNet(nn.Module):
+    """Base of every zoo model: ``forward(rgb, lidar)`` validates its inputs, then calls ``forward_fused``.
+
+    Subclasses implement ``forward_fused(rgb, lidar)``; a single-modality model receives None for the input it
+    does not read. ``input_spec`` says what the inputs must look like; ``arch_name`` and ``arch_kwargs`` (set by
+    the registry) say how to rebuild the model.
+    """
+
+    def __init__(self, input_spec: InputSpec, num_outputs: int) -> None:
+        super().__init__()
+        if num_outputs < 1:
+            raise ValueError(f"num_outputs must be >= 1; got {num_outputs}")
+        self.input_spec = input_spec
+        self.num_outputs = num_outputs
+        self.arch_name: str = type(self).__name__
+        self.arch_kwargs: dict = {}
+
+    @property
+    def model_config(self) -> dict:
+        """What rebuilds this model: ``mmzoo.create(cfg["architecture"], **cfg["kwargs"])``."""
+        return {"architecture": self.arch_name, "kwargs": dict(self.arch_kwargs)}
+
+    def _check(self, modality: str, x: object) -> None:
+        expected = self.input_spec.shape(modality)
+        shown = f"(B, {', '.join(map(str, expected))})"
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{self.arch_name}: {modality} must be a torch.Tensor of shape {shown}; got {type(x).__name__}")
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            hint = " (add a batch dimension with .unsqueeze(0))" if tuple(x.shape) == expected else ""
+            raise ValueError(
+                f"{self.arch_name}: expected {modality} of shape {shown} "
+                f"[{self.input_spec.describe()}], got {tuple(x.shape)}{hint}"
+            )
+        if not x.is_floating_point():
+            raise ValueError(
+                f"{self.arch_name}: {modality} must be a floating-point tensor, got {x.dtype}; "
+                "convert uint8 images with x.float() / 255"
+            )
+
+    def validate_inputs(self, rgb: torch.Tensor | None, lidar: torch.Tensor | None) -> None:
+        """Raise a ValueError naming the expected and the received shape if an input does not fit."""
+        used = {"rgb": rgb, "lidar": lidar}
+        for modality in self.input_spec.modalities:
+            self._check(modality, used[modality])
+        if len(self.input_spec.modalities) == 2 and rgb.shape[0] != lidar.shape[0]:
+            raise ValueError(f"{self.arch_name}: rgb has batch size {rgb.shape[0]} but lidar has {lidar.shape[0]}")
+
+    def forward(self, rgb: torch.Tensor | None, lidar: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, C_rgb, H, W), (B, C_lidar, H, W) -> (B, num_outputs)``."""
+        self.validate_inputs(rgb, lidar)
+        return self.forward_fused(rgb, lidar)
+
+    def forward_fused(self, rgb: torch.Tensor | None, lidar: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError

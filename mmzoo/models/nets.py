@@ -1,0 +1,136 @@
+"""The three network shapes every zoo model is an instance of, assembled from blocks and fusion operators.
+
+- ``ConvFusionNet``: per-modality conv branches, a fusion operator on the feature maps after ``fusion_point``
+  blocks, a shared conv trunk, an MLP head. ``fusion_point=0`` is early fusion (fuse the raw inputs).
+- ``LateFusionNet``: two complete per-modality networks (conv encoder + MLP to an embedding or prediction),
+  fused as vectors, then an MLP head.
+- ``SingleModalityNet``: the baselines, one conv encoder + MLP head on one modality.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from mmzoo.models.base import MultiModalNet, make_input_spec
+from mmzoo.models.blocks import ConvEncoder, mlp
+from mmzoo.models.fusion import create_fusion
+
+__all__ = ["ConvFusionNet", "LateFusionNet", "SingleModalityNet"]
+
+
+class ConvFusionNet(MultiModalNet):
+    """Early or intermediate fusion of feature maps.
+
+    Args:
+        widths: output channels of every conv block, branch blocks first, then shared trunk blocks.
+        fusion_point: how many blocks each modality has before fusion (0 = early fusion on the raw inputs,
+            ``len(widths)`` = fusion after the last conv block).
+        fusion_op: a registered fusion operator (``mmzoo.models.list_fusions()``).
+        head_hidden: hidden sizes of the MLP head after flattening.
+        num_outputs: 1 logit, k classes or 9 positions.
+        downsample: "pool" (MaxPool2d after each conv) or "stride" (stride-2 convs).
+        rgb_channels, lidar_channels, input_size, xyza_formula: the input spec (see ``InputSpec``).
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int],
+        fusion_point: int,
+        fusion_op: str = "concat",
+        head_hidden: Sequence[int] = (100,),
+        num_outputs: int = 1,
+        downsample: str = "pool",
+        rgb_channels: int = 4,
+        lidar_channels: int = 4,
+        input_size: int = 64,
+        xyza_formula: str | None = "assignment",
+    ) -> None:
+        super().__init__(make_input_spec(("rgb", "lidar"), rgb_channels, lidar_channels, input_size, xyza_formula), num_outputs)
+        if not 0 <= fusion_point <= len(widths):
+            raise ValueError(f"fusion_point must be between 0 and len(widths)={len(widths)}; got {fusion_point}")
+        self.fusion_point = fusion_point
+        self.rgb_branch = ConvEncoder(rgb_channels, widths[:fusion_point], downsample)
+        self.lidar_branch = ConvEncoder(lidar_channels, widths[:fusion_point], downsample)
+        self.fusion = create_fusion(fusion_op)
+        fused = self.fusion.out_channels(self.rgb_branch.out_channels, self.lidar_branch.out_channels)
+        self.trunk = ConvEncoder(fused, widths[fusion_point:], downsample)
+        side = input_size // 2 ** len(widths)
+        self.head = nn.Sequential(nn.Flatten(), mlp(self.trunk.out_channels * side * side, head_hidden, num_outputs))
+
+    def forward_fused(self, rgb: torch.Tensor, lidar: torch.Tensor) -> torch.Tensor:
+        fused = self.fusion(self.rgb_branch(rgb), self.lidar_branch(lidar))
+        return self.head(self.trunk(fused))
+
+
+def _branch(in_channels: int, widths: Sequence[int], hidden: Sequence[int], out: int, size: int, downsample: str):
+    encoder = ConvEncoder(in_channels, widths, downsample)
+    side = encoder.output_size(size)
+    return nn.Sequential(encoder, nn.Flatten(), mlp(encoder.out_channels * side * side, hidden, out))
+
+
+class LateFusionNet(MultiModalNet):
+    """Late fusion: each modality runs a full network to a vector, the vectors are fused, an MLP head decides.
+
+    Args:
+        branch_widths: conv widths of each modality's encoder.
+        branch_hidden: hidden sizes of each branch's MLP after flattening.
+        branch_dim: size of each branch's output vector (an embedding, or a full prediction in the course).
+        fusion_op: a registered fusion operator that works on vectors (concat, add, hadamard).
+        head_hidden, num_outputs, downsample, rgb_channels, lidar_channels, input_size, xyza_formula:
+            as in ``ConvFusionNet``.
+    """
+
+    def __init__(
+        self,
+        branch_widths: Sequence[int],
+        branch_hidden: Sequence[int],
+        branch_dim: int,
+        fusion_op: str = "concat",
+        head_hidden: Sequence[int] = (100,),
+        num_outputs: int = 1,
+        downsample: str = "pool",
+        rgb_channels: int = 4,
+        lidar_channels: int = 4,
+        input_size: int = 64,
+        xyza_formula: str | None = "assignment",
+    ) -> None:
+        super().__init__(make_input_spec(("rgb", "lidar"), rgb_channels, lidar_channels, input_size, xyza_formula), num_outputs)
+        if fusion_op == "matmul":
+            raise ValueError("late fusion fuses vectors; 'matmul' needs feature maps (use concat, add or hadamard)")
+        self.rgb_branch = _branch(rgb_channels, branch_widths, branch_hidden, branch_dim, input_size, downsample)
+        self.lidar_branch = _branch(lidar_channels, branch_widths, branch_hidden, branch_dim, input_size, downsample)
+        self.fusion = create_fusion(fusion_op)
+        self.head = mlp(self.fusion.out_channels(branch_dim, branch_dim), head_hidden, num_outputs)
+
+    def forward_fused(self, rgb: torch.Tensor, lidar: torch.Tensor) -> torch.Tensor:
+        return self.head(self.fusion(self.rgb_branch(rgb), self.lidar_branch(lidar)))
+
+
+class SingleModalityNet(MultiModalNet):
+    """A baseline that reads one modality: ``model(rgb, lidar)`` uses only the input named by ``modality``
+    (the other may be None)."""
+
+    def __init__(
+        self,
+        modality: str,
+        widths: Sequence[int],
+        head_hidden: Sequence[int],
+        num_outputs: int = 1,
+        downsample: str = "pool",
+        rgb_channels: int = 4,
+        lidar_channels: int = 4,
+        input_size: int = 64,
+        xyza_formula: str | None = "assignment",
+    ) -> None:
+        if modality not in ("rgb", "lidar"):
+            raise ValueError(f"modality must be 'rgb' or 'lidar'; got {modality!r}")
+        spec = make_input_spec((modality,), rgb_channels, lidar_channels, input_size, xyza_formula)
+        super().__init__(spec, num_outputs)
+        self.modality = modality
+        in_channels = rgb_channels if modality == "rgb" else lidar_channels
+        self.net = _branch(in_channels, widths, head_hidden, num_outputs, input_size, downsample)
+
+    def forward_fused(self, rgb: torch.Tensor | None, lidar: torch.Tensor | None) -> torch.Tensor:
+        return self.net(rgb if self.modality == "rgb" else lidar)
