@@ -94,6 +94,7 @@ class ArchInfo:
     num_outputs: int
     num_params: int
     input_spec: InputSpec = field(default_factory=InputSpec)
+    fused_after: str = ""  # what each modality goes through before fusion, e.g. "2 conv blocks"
     fusion_detail: str = ""
     downsample: str = "pool"
     description: str = ""

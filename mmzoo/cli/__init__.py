@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, LookupError, OSError, RuntimeError) as err:
         # Errors raised by mmzoo already say what was wrong and how to fix it; print them without a traceback.
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"mmzoo: error: {message}", file=sys.stderr)

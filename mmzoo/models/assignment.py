@@ -33,6 +33,7 @@ def _info(fusion_point: str, fusion_op: str, num_params: int, downsample: str, d
         num_outputs=1,
         num_params=num_params,
         input_spec=INPUT_SPEC,
+        fused_after="2 conv blocks" if fusion_point == "intermediate" else "embedding",
         fusion_detail=detail,
         downsample=downsample,
     )

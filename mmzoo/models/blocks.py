@@ -56,7 +56,7 @@ def mlp(in_features: int, hidden: Sequence[int], out_features: int) -> nn.Sequen
     """Linear layers ``in -> hidden... -> out`` with ReLU between them and none after the last.
 
     >>> sum(p.numel() for p in mlp(12_800, [1000, 100], 9).parameters())
-    12901909
+    12902009
     """
     sizes = [in_features, *hidden, out_features]
     layers: list[nn.Module] = []

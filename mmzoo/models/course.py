@@ -21,6 +21,7 @@ NET = dict(widths=(50, 100, 200), head_hidden=(1000, 100), **COMMON)
 LATE = dict(branch_widths=(50, 100, 200), branch_hidden=(1000, 100), branch_dim=9, head_hidden=(90,), **COMMON)
 INTERMEDIATE = dict(widths=(25, 50, 100), fusion_point=3, head_hidden=(1000, 100), **COMMON)
 
+FUSED_AFTER = {"early": "inputs", "intermediate": "3 conv blocks", "late": "full Net(4)", "none": "-"}
 INTERMEDIATE_DETAIL = "after all 3 conv blocks per modality (25-50-100, 8x8), no shared conv block"
 
 
@@ -33,6 +34,7 @@ def _info(fusion_point: str, fusion_op: str | None, num_params: int, detail: str
         num_outputs=9,
         num_params=num_params,
         input_spec=InputSpec(modalities=tuple(modalities), xyza_formula="course"),
+        fused_after=FUSED_AFTER[fusion_point],
         fusion_detail=detail,
     )
 

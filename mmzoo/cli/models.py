@@ -1,0 +1,103 @@
+"""``mmzoo list`` and ``mmzoo info NAME``: the registry as readable tables (or JSON with ``--json``)."""
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+
+from mmzoo.pretrained import SOURCES, ArchInfo
+from mmzoo.registry import list_models, list_pretrained, model_info, split_model_name_tag
+
+__all__ = ["register", "format_table", "model_rows"]
+
+COLUMNS = ("name", "source", "fusion", "fused after", "op", "downsample", "params", "outputs", "inputs")
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Plain-text table with left-aligned columns (right-aligned for numbers)."""
+    cells = [[str(h) for h in headers]] + [[f"{v:,}" if isinstance(v, int) else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [bool(rows) and all(isinstance(row[i], int) for row in rows) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
+
+
+def _inputs(info: ArchInfo) -> str:
+    spec = info.input_spec
+    parts = [f"{m} {spec.shape(m)[0]}ch" for m in spec.modalities]
+    if "lidar" in spec.modalities and spec.xyza_formula:
+        parts[-1] += f" ({spec.xyza_formula} xyza)"
+    return ", ".join(parts)
+
+
+def model_rows(names: Sequence[str]) -> list[tuple]:
+    """One row per architecture, in ``COLUMNS`` order."""
+    rows = []
+    for name in names:
+        info = model_info(name)
+        rows.append((name, info.source, info.fusion_point, info.fused_after, info.fusion_op or "-", info.downsample,
+                     info.num_params, info.num_outputs, _inputs(info)))
+    return rows
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.pretrained:
+        names = list_pretrained(args.filter or "", args.exclude or "")
+        if args.json:
+            print(json.dumps(names, indent=2))
+        else:
+            print("\n".join(names) if names else "no pretrained weights are published yet")
+        return 0
+    names = list_models(args.filter or "", args.exclude or "")
+    if args.json:
+        print(json.dumps([model_info(n).to_dict() for n in names], indent=2))
+        return 0
+    print(format_table(COLUMNS, model_rows(names)))
+    print()
+    for key in sorted({model_info(n).source for n in names}):
+        print(f"source {key}: {SOURCES[key]}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    info = model_info(args.name)
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+        return 0
+    spec = info.input_spec
+    fields = [
+        ("name", info.name),
+        ("source", f"{info.source}: {info.source_title}"),
+        ("task", info.task),
+        ("fusion point", info.fusion_point),
+        ("fused after", info.fused_after),
+        ("fusion op", info.fusion_op or "none (single modality)"),
+        ("fusion detail", info.fusion_detail),
+        ("downsample", info.downsample),
+        ("parameters", f"{info.num_params:,}"),
+        ("outputs", info.num_outputs),
+        ("inputs", spec.describe()),
+        ("pretrained", ", ".join(list_pretrained(f"{split_model_name_tag(info.name)[0]}.*")) or "none published yet"),
+    ]
+    width = max(len(k) for k, _ in fields)
+    print("\n".join(f"{k.ljust(width)}  {v}" for k, v in fields))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``list`` and ``info``."""
+    p = subparsers.add_parser("list", help="list registered architectures with parameter counts and sources")
+    p.add_argument("filter", nargs="*", help="fnmatch wildcards, e.g. 'intermediate_*'")
+    p.add_argument("--exclude", action="append", help="wildcard to leave out (repeatable)")
+    p.add_argument("--pretrained", action="store_true", help="list published weights (arch.tag) instead")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_list)
+
+    p = subparsers.add_parser("info", help="show one architecture's metadata")
+    p.add_argument("name", help="architecture name, e.g. intermediate_cat")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_info)
