@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -31,7 +32,8 @@ class ConvFusionNet(MultiModalNet):
         head_hidden: hidden sizes of the MLP head after flattening.
         num_outputs: 1 logit, k classes or 9 positions.
         downsample: "pool" (MaxPool2d after each conv) or "stride" (stride-2 convs).
-        rgb_channels, lidar_channels, input_size, xyza_formula: the input spec (see ``InputSpec``).
+        **input_kwargs: ``rgb_channels`` (4 or 3), ``lidar_channels`` (4 or 1), ``input_size`` (64),
+            ``xyza_formula`` ("assignment" or "course"): the input spec, see ``make_input_spec``.
     """
 
     def __init__(
@@ -42,21 +44,19 @@ class ConvFusionNet(MultiModalNet):
         head_hidden: Sequence[int] = (100,),
         num_outputs: int = 1,
         downsample: str = "pool",
-        rgb_channels: int = 4,
-        lidar_channels: int = 4,
-        input_size: int = 64,
-        xyza_formula: str | None = "assignment",
+        **input_kwargs: Any,
     ) -> None:
-        super().__init__(make_input_spec(("rgb", "lidar"), rgb_channels, lidar_channels, input_size, xyza_formula), num_outputs)
+        super().__init__(make_input_spec(("rgb", "lidar"), **input_kwargs), num_outputs)
+        spec = self.input_spec
         if not 0 <= fusion_point <= len(widths):
             raise ValueError(f"fusion_point must be between 0 and len(widths)={len(widths)}; got {fusion_point}")
         self.fusion_point = fusion_point
-        self.rgb_branch = ConvEncoder(rgb_channels, widths[:fusion_point], downsample)
-        self.lidar_branch = ConvEncoder(lidar_channels, widths[:fusion_point], downsample)
+        self.rgb_branch = ConvEncoder(spec.rgb_channels, widths[:fusion_point], downsample)
+        self.lidar_branch = ConvEncoder(spec.lidar_channels, widths[:fusion_point], downsample)
         self.fusion = create_fusion(fusion_op)
         fused = self.fusion.out_channels(self.rgb_branch.out_channels, self.lidar_branch.out_channels)
         self.trunk = ConvEncoder(fused, widths[fusion_point:], downsample)
-        side = input_size // 2 ** len(widths)
+        side = spec.height // 2 ** len(widths)
         self.head = nn.Sequential(nn.Flatten(), mlp(self.trunk.out_channels * side * side, head_hidden, num_outputs))
 
     def forward_fused(self, rgb: torch.Tensor, lidar: torch.Tensor) -> torch.Tensor:
@@ -78,8 +78,7 @@ class LateFusionNet(MultiModalNet):
         branch_hidden: hidden sizes of each branch's MLP after flattening.
         branch_dim: size of each branch's output vector (an embedding, or a full prediction in the course).
         fusion_op: a registered fusion operator that works on vectors (concat, add, hadamard).
-        head_hidden, num_outputs, downsample, rgb_channels, lidar_channels, input_size, xyza_formula:
-            as in ``ConvFusionNet``.
+        head_hidden, num_outputs, downsample, **input_kwargs: as in ``ConvFusionNet``.
     """
 
     def __init__(
@@ -91,16 +90,14 @@ class LateFusionNet(MultiModalNet):
         head_hidden: Sequence[int] = (100,),
         num_outputs: int = 1,
         downsample: str = "pool",
-        rgb_channels: int = 4,
-        lidar_channels: int = 4,
-        input_size: int = 64,
-        xyza_formula: str | None = "assignment",
+        **input_kwargs: Any,
     ) -> None:
-        super().__init__(make_input_spec(("rgb", "lidar"), rgb_channels, lidar_channels, input_size, xyza_formula), num_outputs)
+        super().__init__(make_input_spec(("rgb", "lidar"), **input_kwargs), num_outputs)
+        spec = self.input_spec
         if fusion_op == "matmul":
             raise ValueError("late fusion fuses vectors; 'matmul' needs feature maps (use concat, add or hadamard)")
-        self.rgb_branch = _branch(rgb_channels, branch_widths, branch_hidden, branch_dim, input_size, downsample)
-        self.lidar_branch = _branch(lidar_channels, branch_widths, branch_hidden, branch_dim, input_size, downsample)
+        self.rgb_branch = _branch(spec.rgb_channels, branch_widths, branch_hidden, branch_dim, spec.height, downsample)
+        self.lidar_branch = _branch(spec.lidar_channels, branch_widths, branch_hidden, branch_dim, spec.height, downsample)
         self.fusion = create_fusion(fusion_op)
         self.head = mlp(self.fusion.out_channels(branch_dim, branch_dim), head_hidden, num_outputs)
 
@@ -119,18 +116,14 @@ class SingleModalityNet(MultiModalNet):
         head_hidden: Sequence[int],
         num_outputs: int = 1,
         downsample: str = "pool",
-        rgb_channels: int = 4,
-        lidar_channels: int = 4,
-        input_size: int = 64,
-        xyza_formula: str | None = "assignment",
+        **input_kwargs: Any,
     ) -> None:
         if modality not in ("rgb", "lidar"):
             raise ValueError(f"modality must be 'rgb' or 'lidar'; got {modality!r}")
-        spec = make_input_spec((modality,), rgb_channels, lidar_channels, input_size, xyza_formula)
-        super().__init__(spec, num_outputs)
+        super().__init__(make_input_spec((modality,), **input_kwargs), num_outputs)
         self.modality = modality
-        in_channels = rgb_channels if modality == "rgb" else lidar_channels
-        self.net = _branch(in_channels, widths, head_hidden, num_outputs, input_size, downsample)
+        in_channels = self.input_spec.shape(modality)[0]
+        self.net = _branch(in_channels, widths, head_hidden, num_outputs, self.input_spec.height, downsample)
 
     def forward_fused(self, rgb: torch.Tensor | None, lidar: torch.Tensor | None) -> torch.Tensor:
         return self.net(rgb if self.modality == "rgb" else lidar)
