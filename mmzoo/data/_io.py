@@ -110,6 +110,8 @@ def read_rgba_stack(paths: Sequence[Path]) -> np.ndarray:
 
 
 def _load_npy(path: Path, buf: bytes) -> np.ndarray:
+    if not buf.startswith(b"\x93NUMPY"):  # np.load would fall back to unpickling and say something confusing
+        raise ValueError(f"{path} is not a valid .npy file (no NumPy header); save depth maps with np.save")
     try:
         return np.load(io.BytesIO(buf), allow_pickle=False)
     except ValueError as err:

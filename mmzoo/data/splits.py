@@ -12,7 +12,8 @@ Two rules, one per source notebook:
   1,000 of the 9,999 per class). The same seed always gives the same split, and train/val never overlap.
 
 Every function also accepts ``split`` as a user-given index array/list (or boolean mask) into the layout's
-frame order, and ``None`` (or ``"all"``) for every frame. Returned indices are sorted int64 arrays.
+frame order, and ``None`` (or ``"all"``) for every frame. Returned indices are int64 arrays, sorted for the
+named splits and in the given order for user-given indices.
 """
 from __future__ import annotations
 
