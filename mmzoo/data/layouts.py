@@ -61,7 +61,9 @@ def _existing_dir(path: str | Path) -> Path:
     if not root.exists():
         raise FileNotFoundError(f"data folder {root} does not exist")
     if not root.is_dir():
-        raise NotADirectoryError(f"{root} is a file; pass the data folder that holds rgb/ and lidar/ (or cubes/ and spheres/)")
+        raise NotADirectoryError(
+            f"{root} is a file; pass the data folder that holds rgb/ and lidar/ (or cubes/ and spheres/)"
+        )
     return root
 
 
@@ -96,7 +98,10 @@ def _paired_files(folder: Path) -> tuple[list[Path], list[Path]]:
     rgb = _io.frame_files(folder / "rgb", ".png")
     lidar = _io.frame_files(folder / "lidar", ".npy")
     if len(rgb) != len(lidar):  # both are gap-free from 0, so the shorter one lacks the longer one's tail
-        longer, shorter, ext = (rgb, folder / "lidar", ".npy") if len(rgb) > len(lidar) else (lidar, folder / "rgb", ".png")
+        if len(rgb) > len(lidar):
+            longer, shorter, ext = rgb, folder / "lidar", ".npy"
+        else:
+            longer, shorter, ext = lidar, folder / "rgb", ".png"
         raise FileNotFoundError(
             f"{shorter / _io.frame_name(min(len(rgb), len(lidar)), ext)} is missing: {folder} has {len(rgb)} rgb "
             f"and {len(lidar)} lidar frames, but every {longer[-1].parent.name}/ frame needs its partner"
@@ -278,7 +283,8 @@ def write_course_folder(frames: Frames, out: str | Path, *, overwrite: bool = Fa
         raise ValueError(f"frames.positions must be (N, 9) for positions.csv; got {positions.shape}")
     root = _prepare(out, ["rgb", "lidar"], overwrite)
     _write_frames(root, frames.rgba, frames.depth, frames.azimuth, frames.zenith)
-    np.savetxt(root / "positions.csv", positions, fmt="%.9g", delimiter=",", header=",".join(POSITION_COLUMNS), comments="")
+    header = ",".join(POSITION_COLUMNS)
+    np.savetxt(root / "positions.csv", positions, fmt="%.9g", delimiter=",", header=header, comments="")
     _write_sidecar(root, frames, "course")
     return root
 
@@ -290,13 +296,22 @@ def write_assessment_folder(frames: Frames, out: str | Path, *, overwrite: bool 
     part of this layout and are not written.
     """
     if frames.labels is None:
-        raise ValueError("the assessment layout needs frames.labels (cube = 0, sphere = 1); position sets go in layout='course'")
+        raise ValueError(
+            "the assessment layout needs frames.labels (cube = 0, sphere = 1); position sets go in layout='course'"
+        )
     if frames.class_names and tuple(frames.class_names) != CLASS_NAMES:
-        raise ValueError(f"the assessment layout stores classes {CLASS_NAMES}; these frames have {tuple(frames.class_names)}")
+        raise ValueError(
+            f"the assessment layout stores classes {CLASS_NAMES}; these frames have {tuple(frames.class_names)}"
+        )
     labels = np.asarray(frames.labels)
     unknown = np.setdiff1d(labels, np.arange(len(CLASS_FOLDERS)))
     if unknown.size:
         raise ValueError(f"label {unknown[0]} has no assessment folder; labels must be 0 (cube) or 1 (sphere)")
+    counts = np.bincount(labels, minlength=len(CLASS_FOLDERS))
+    if not counts.all():
+        # The reader needs frames in every class folder (as in the real data), so refuse to write an unreadable one.
+        missing = CLASS_NAMES[int(np.argmin(counts))]
+        raise ValueError(f"the assessment layout holds both classes but these frames have no {missing!r} frames")
     root = _prepare(out, [f"{name}/{kind}" for name in CLASS_FOLDERS for kind in ("rgb", "lidar")], overwrite)
     for label, name in enumerate(CLASS_FOLDERS):
         pick = labels == label

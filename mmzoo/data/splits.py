@@ -67,7 +67,9 @@ def _explicit(split: Sequence[int] | np.ndarray, num_frames: int) -> np.ndarray:
         )
     bad = index[(index < 0) | (index >= num_frames)]
     if bad.size:
-        raise ValueError(f"split index {int(bad[0])} is out of range: the folder has {num_frames} frames (0..{num_frames - 1})")
+        raise ValueError(
+            f"split index {int(bad[0])} is out of range: the folder has {num_frames} frames (0..{num_frames - 1})"
+        )
     return index.astype(np.int64)
 
 

@@ -50,7 +50,8 @@ class FusionTensors:
         if self.target.ndim != 2:
             raise ValueError(f"target must be (N, K); got {tuple(self.target.shape)}")
         if len(self.lidar) != n or len(self.target) != n:
-            raise ValueError(f"rgb, lidar and target disagree on the frame count: {n}, {len(self.lidar)}, {len(self.target)}")
+            counts = f"{n}, {len(self.lidar)}, {len(self.target)}"
+            raise ValueError(f"rgb, lidar and target disagree on the frame count: {counts}")
         if not (self.rgb.device == self.lidar.device == self.target.device):
             raise ValueError("rgb, lidar and target must be on the same device")
 
@@ -68,7 +69,9 @@ class FusionTensors:
         if device == self.device:
             return self
         move = lambda t: t.to(device, non_blocking=non_blocking)  # noqa: E731
-        return replace(self, rgb=move(self.rgb), lidar=move(self.lidar), target=move(self.target), metadata=dict(self.metadata))
+        return replace(
+            self, rgb=move(self.rgb), lidar=move(self.lidar), target=move(self.target), metadata=dict(self.metadata)
+        )
 
     def batch(
         self, index: Index, device: torch.device | str | None = None

@@ -56,7 +56,8 @@ class FakeDataset:
 
 
 def angle_info():
-    return {f"{kind}_{c}": arr.tolist() for c in ("cubes", "spheres") for kind, arr in (("azimuth", AZIMUTH), ("zenith", ZENITH))}
+    angles = (("azimuth", AZIMUTH), ("zenith", ZENITH))
+    return {f"{kind}_{c}": arr.tolist() for c in ("cubes", "spheres") for kind, arr in angles}
 
 
 @pytest.fixture

@@ -58,7 +58,8 @@ def assert_same(a: Frames, b: Frames) -> None:
 
 def test_course_round_trip_is_exact(course):
     frames, root = course
-    assert sorted(p.name for p in root.iterdir()) == ["azimuth.npy", "lidar", "mmzoo.json", "positions.csv", "rgb", "zenith.npy"]
+    names = sorted(p.name for p in root.iterdir())
+    assert names == ["azimuth.npy", "lidar", "mmzoo.json", "positions.csv", "rgb", "zenith.npy"]
     assert (root / "rgb" / "0011.png").is_file() and (root / "lidar" / "0011.npy").is_file()
     with Image.open(root / "rgb" / "0003.png") as image:
         assert image.mode == "RGBA" and image.size == (64, 64)
@@ -113,6 +114,8 @@ def test_writer_rejects_frames_the_layout_cannot_hold(tmp_path):
         write_course_folder(make_frames(2, positions=False), tmp_path / "c")
     with pytest.raises(ValueError, match="labels must be 0"):
         write_assessment_folder(make_frames(2, labels=[0, 2]), tmp_path / "a")
+    with pytest.raises(ValueError, match="no 'sphere' frames"):
+        write_assessment_folder(make_frames(2, labels=[0, 0]), tmp_path / "a")
 
 
 def test_real_folder_extras_are_tolerated(course):

@@ -139,7 +139,8 @@ def test_batches_like_a_dataloader():
     t = to_tensors(make_frames(n=10))
     assert [len(b[0]) for b in t.batches(4)] == [4, 4, 2]
     assert [len(b[0]) for b in t.batches(4, drop_last=True)] == [4, 4]
-    seen = torch.cat([target for _, _, target in t.batches(3, shuffle=True, generator=torch.Generator().manual_seed(0))])
+    shuffled = t.batches(3, shuffle=True, generator=torch.Generator().manual_seed(0))
+    seen = torch.cat([target for _, _, target in shuffled])
     assert sorted(seen[:, 0].tolist()) == sorted(t.target[:, 0].tolist())
     first = [b[2] for b in t.batches(3, shuffle=True, generator=torch.Generator().manual_seed(5))]
     again = [b[2] for b in t.batches(3, shuffle=True, generator=torch.Generator().manual_seed(5))]
