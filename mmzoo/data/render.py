@@ -16,6 +16,9 @@ image right = +x, image down = -z. All sizes, ranges, colours and light paramete
 """
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +78,8 @@ class SceneSettings:
             The side (left/right) is random.
         light_elevation_deg_range: elevation of the light above the horizontal plane.
         light_intensity, ambient: Lambert term ``colour * (ambient + intensity * max(0, n . l))``, clipped to 1.
+            A strong light (2.0) saturates the lit side and, with 2% ambient, leaves the rest nearly black; it
+            gives the real PNGs' mean RGB value of about 0.005 per channel.
     Sensors:
         image_size, camera_hfov_deg: square pinhole camera, horizontal field of view 47 degrees.
         camera_offset: camera position in the sensor frame (co-located with the LiDAR by default).
@@ -93,7 +98,7 @@ class SceneSettings:
     value_range: tuple[float, float] = (0.45, 1.0)
     light_azimuth_deg_range: tuple[float, float] = (40.0, 140.0)
     light_elevation_deg_range: tuple[float, float] = (10.0, 60.0)
-    light_intensity: float = 1.0
+    light_intensity: float = 2.0
     ambient: float = 0.02
     image_size: int = 64
     camera_hfov_deg: float = 47.0
@@ -225,8 +230,41 @@ def _render_camera(
     return pixel_ids // (size * size), pixel_ids % (size * size), rgb, pixel_object
 
 
-def render(scene: Scene, settings: SceneSettings | None = None) -> RenderOutput:
+@functools.lru_cache(maxsize=8)
+def _rays(settings: SceneSettings) -> tuple[RayBundle, RayBundle, np.ndarray]:
+    """The LiDAR and camera ray bundles and the camera directions in grid order (cached: settings are frozen)."""
+    lidar_rays = make_rays(beam_directions(AZIMUTH, ZENITH)[:, :, None, :])
+    camera_grid = camera_directions(settings, settings.supersample)
+    return lidar_rays, make_rays(camera_grid, settings.camera_offset), camera_grid.reshape(-1, 3)
+
+
+def _render_batch(scene: Scene, settings: SceneSettings, out: RenderOutput, part: slice) -> None:
+    """Render ``scene`` (a batch of frames) into ``out[part]``."""
+    lidar_rays, camera_rays, camera_dirs = _rays(settings)
+    n, size = len(scene), settings.image_size
+    num_beams = len(AZIMUTH) * len(ZENITH)
+    # LiDAR: every beam holds max_range unless it hit something closer (the real data's no-return value).
+    t, slot = cast_rays(scene, lidar_rays, settings)
+    fi, ti, pi = np.nonzero(t < settings.max_range)
+    beams = lidar_rays.grid_index[ti, pi]
+    depth = np.full((n, num_beams), settings.max_range, dtype=np.float32)
+    depth[fi, beams] = t[fi, ti, pi]
+    beam_object = np.full((n, num_beams), NO_OBJECT, dtype=np.int8)
+    beam_object[fi, beams] = slot[fi, ti, pi]
+    out.depth[part] = depth.reshape(n, len(AZIMUTH), len(ZENITH))
+    out.beam_object[part] = beam_object.reshape(n, len(AZIMUTH), len(ZENITH))
+    # Camera: black background, lit pixels written sparsely.
+    frame, pixel, rgb, out.pixel_object[part] = _render_camera(scene, camera_rays, camera_dirs, settings)
+    image = np.zeros((n, size * size, 3), dtype=np.uint8)
+    image[frame, pixel] = rgb
+    out.rgba[part, ..., :3] = image.reshape(n, size, size, 3)
+
+
+def render(scene: Scene, settings: SceneSettings | None = None, workers: int | None = None) -> RenderOutput:
     """Render the camera image and the LiDAR depth map of every scene (batched; see :class:`RenderOutput`).
+
+    Frames are rendered in batches of 64 on ``workers`` threads (default: up to 4, one per CPU core; numpy
+    releases the GIL in the array operations). Each frame's result is independent of the batching and threads.
 
     >>> s = SceneSettings()
     >>> scene = Scene(kinds=np.array([[SPHERE]], np.int8), centers=np.array([[[0.0, 25.0, 0.0]]]),
@@ -236,33 +274,21 @@ def render(scene: Scene, settings: SceneSettings | None = None) -> RenderOutput:
     (23.5, 50.0, 255)
     """
     settings = settings or SceneSettings()
-    lidar_rays = make_rays(beam_directions(AZIMUTH, ZENITH)[:, :, None, :])
-    camera_grid = camera_directions(settings, settings.supersample)
-    camera_rays = make_rays(camera_grid, settings.camera_offset)
-    camera_dirs = camera_grid.reshape(-1, 3)
-    num_beams = len(AZIMUTH) * len(ZENITH)
     n, size = len(scene), settings.image_size
-    rgba = np.empty((n, size, size, 4), dtype=np.uint8)
-    rgba[..., 3] = 255
-    depth = np.empty((n, len(AZIMUTH), len(ZENITH)), dtype=np.float32)
-    pixel_object = np.empty((n, size, size), dtype=np.int8)
-    beam_object = np.empty((n, len(AZIMUTH), len(ZENITH)), dtype=np.int8)
-    for start in range(0, n, _RENDER_BATCH):
-        part = slice(start, min(start + _RENDER_BATCH, n))
-        sub = scene.subset(part)
-        # LiDAR: every beam holds max_range unless it hit something closer (the real data's no-return value).
-        t, slot = cast_rays(sub, lidar_rays, settings)
-        fi, ti, pi = np.nonzero(t < settings.max_range)
-        beams = lidar_rays.grid_index[ti, pi]
-        depth_part = np.full((len(sub), num_beams), settings.max_range, dtype=np.float32)
-        depth_part[fi, beams] = t[fi, ti, pi]
-        beam_part = np.full((len(sub), num_beams), NO_OBJECT, dtype=np.int8)
-        beam_part[fi, beams] = slot[fi, ti, pi]
-        depth[part] = depth_part.reshape(-1, len(AZIMUTH), len(ZENITH))
-        beam_object[part] = beam_part.reshape(-1, len(AZIMUTH), len(ZENITH))
-        # Camera: black background, lit pixels written sparsely.
-        frame, pixel, rgb, pixel_object[part] = _render_camera(sub, camera_rays, camera_dirs, settings)
-        rgb_part = np.zeros((len(sub), size * size, 3), dtype=np.uint8)
-        rgb_part[frame, pixel] = rgb
-        rgba[part, ..., :3] = rgb_part.reshape(-1, size, size, 3)
-    return RenderOutput(rgba=rgba, depth=depth, pixel_object=pixel_object, beam_object=beam_object)
+    out = RenderOutput(
+        rgba=np.empty((n, size, size, 4), dtype=np.uint8),
+        depth=np.empty((n, len(AZIMUTH), len(ZENITH)), dtype=np.float32),
+        pixel_object=np.empty((n, size, size), dtype=np.int8),
+        beam_object=np.empty((n, len(AZIMUTH), len(ZENITH)), dtype=np.int8),
+    )
+    out.rgba[..., 3] = 255
+    parts = [slice(start, min(start + _RENDER_BATCH, n)) for start in range(0, n, _RENDER_BATCH)]
+    workers = min(4, os.cpu_count() or 1) if workers is None else max(1, workers)
+    if workers == 1 or len(parts) < 2:
+        for part in parts:
+            _render_batch(scene.subset(part), settings, out, part)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            # list() re-raises the first worker exception here.
+            list(pool.map(lambda part: _render_batch(scene.subset(part), settings, out, part), parts))
+    return out

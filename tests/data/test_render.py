@@ -191,3 +191,14 @@ def test_invalid_settings_are_refused():
         SceneSettings(torus_minor_radius=2.0)
     with pytest.raises(ValueError, match="supersample"):
         SceneSettings(supersample=0)
+
+
+def test_threads_and_batches_do_not_change_the_result():
+    from mmzoo.data.sets import sample_scene
+
+    scene, _ = sample_scene("parallel", 150, seed=8)  # more than two render batches
+    serial, threaded = render(scene, SETTINGS, workers=1), render(scene, SETTINGS, workers=3)
+    alone = render(scene.subset(slice(70, 71)), SETTINGS)
+    for field in ("rgba", "depth", "pixel_object", "beam_object"):
+        assert np.array_equal(getattr(serial, field), getattr(threaded, field)), field
+        assert np.array_equal(getattr(serial, field)[70:71], getattr(alone, field)), field
