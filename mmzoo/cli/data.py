@@ -34,7 +34,10 @@ def generate_frames(name: str, frames: int, seed: int = 0, chunk: int = CHUNK_FR
             parts.append(generate(name, min(chunk, frames - start), seed=seed, start=start))
             bar.update(len(parts[-1]))
     first = parts[0]
-    cat = lambda field: None if getattr(first, field) is None else np.concatenate([getattr(p, field) for p in parts])  # noqa: E731
+
+    def cat(field: str) -> np.ndarray | None:
+        return None if getattr(first, field) is None else np.concatenate([getattr(p, field) for p in parts])
+
     metadata = dict(first.metadata, start=0)
     return Frames(
         rgba=cat("rgba"),
@@ -58,6 +61,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from mmzoo.data.layouts import write_folder  # the folder writers are only needed here
 
+    out_dir = Path(args.out).expanduser()
+    if not args.overwrite and out_dir.is_dir() and any(out_dir.iterdir()):
+        # Checked before generating, so a large run does not fail only at the end.
+        raise FileExistsError(f"{out_dir} is not empty; choose an empty --out folder or pass --overwrite")
     begin = time.perf_counter()
     frames = generate_frames(args.name, args.frames, seed=args.seed, progress=not args.quiet)
     gen_seconds = time.perf_counter() - begin

@@ -20,7 +20,19 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["CUBE", "SPHERE", "TORUS", "NO_OBJECT", "OBJECT_KINDS", "RayBundle", "make_rays", "cast_rays", "surface_normals"]
+__all__ = [
+    "CUBE",
+    "SPHERE",
+    "TORUS",
+    "NO_OBJECT",
+    "OBJECT_KINDS",
+    "RayBundle",
+    "make_rays",
+    "bounding_radius",
+    "cast_rays",
+    "surface_normals",
+    "dot3",
+]
 
 OBJECT_KINDS = ("cube", "sphere", "torus")
 CUBE, SPHERE, TORUS = 0, 1, 2
@@ -86,7 +98,7 @@ def make_rays(grid: np.ndarray, origin=None, tile: int = 4) -> RayBundle:
     directions = np.ascontiguousarray(grid.reshape(-1, 3)[tiles], dtype=np.float64)
     axes = directions.mean(axis=1)
     axes /= np.linalg.norm(axes, axis=1, keepdims=True)
-    cos = np.clip(_dot3(directions, axes[:, None, :]), -1.0, 1.0)
+    cos = np.clip(dot3(directions, axes[:, None, :]), -1.0, 1.0)
     half_angles = np.arccos(cos).max(axis=1) + 1e-9
     grid_order = np.empty(tiles.size, dtype=np.intp)
     grid_order[tiles.reshape(-1)] = np.arange(tiles.size)
@@ -102,7 +114,7 @@ def make_rays(grid: np.ndarray, origin=None, tile: int = 4) -> RayBundle:
     )
 
 
-def _dot3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def dot3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dot product over the last axis of broadcastable ``(..., 3)`` arrays, written out to stay element-wise."""
     return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
 
@@ -119,9 +131,9 @@ def _to_world(rot: np.ndarray, vec: np.ndarray) -> np.ndarray:
 
 def bounding_radius(shapes: _Shapes) -> np.ndarray:
     """Radius of each kind's bounding sphere, indexed by kind (``CUBE``, ``SPHERE``, ``TORUS``)."""
-    return np.array(
-        [shapes.cube_side * np.sqrt(3.0) / 2.0, shapes.sphere_radius, shapes.torus_major_radius + shapes.torus_minor_radius]
-    )
+    cube = shapes.cube_side * np.sqrt(3.0) / 2.0  # half the space diagonal
+    torus = shapes.torus_major_radius + shapes.torus_minor_radius
+    return np.array([cube, shapes.sphere_radius, torus])
 
 
 def _intersect_cube(o: np.ndarray, d: np.ndarray, half: float) -> np.ndarray:
@@ -186,11 +198,11 @@ def cast_rays(scene: _Objects, rays: RayBundle, shapes: _Shapes) -> tuple[np.nda
         present = kinds != NO_OBJECT
         rb = np.where(present, bound[np.clip(kinds, 0, None)], 0.0)
         oc = scene.centers[:, k] - rays.origin
-        dist = np.sqrt(_dot3(oc, oc))
+        dist = np.sqrt(dot3(oc, oc))
         safe = np.maximum(dist, 1e-12)
         # Stage 1: a tile can only hit if the angle to the centre <= tile half-angle + bounding-sphere half-angle.
         sphere_angle = np.arcsin(np.clip(rb / safe, 0.0, 1.0))
-        cos_to_centre = _dot3(oc[:, None, :], rays.axes[None, :, :]) / safe[:, None]
+        cos_to_centre = dot3(oc[:, None, :], rays.axes[None, :, :]) / safe[:, None]
         limit = np.minimum(rays.half_angles[None, :] + sphere_angle[:, None], np.pi)
         tile_hit = (cos_to_centre >= np.cos(limit)) & present[:, None]
         fi, ti = np.nonzero(tile_hit)
@@ -257,4 +269,4 @@ def surface_normals(
         scale = 1.0 - shapes.torus_major_radius / rho
         normal[torus] = np.stack([lt[:, 0] * scale, lt[:, 1] * scale, lt[:, 2]], axis=1)
     normal = _to_world(rot, normal)
-    return normal / np.maximum(np.sqrt(_dot3(normal, normal))[:, None], 1e-12)
+    return normal / np.maximum(np.sqrt(dot3(normal, normal))[:, None], 1e-12)

@@ -30,9 +30,9 @@ from mmzoo.data.raycast import (
     SPHERE,
     TORUS,
     RayBundle,
-    _dot3,
     bounding_radius,
     cast_rays,
+    dot3,
     make_rays,
     surface_normals,
 )
@@ -154,7 +154,15 @@ class Scene:
 
     def subset(self, index: slice | np.ndarray) -> "Scene":
         """The scenes selected by ``index``."""
-        return Scene(*(getattr(self, f)[index] for f in ("kinds", "centers", "rotations", "colors", "light_dirs")))
+        return Scene(**{f: getattr(self, f)[index] for f in _SCENE_FIELDS})
+
+    @staticmethod
+    def concatenate(scenes: list["Scene"]) -> "Scene":
+        """One scene batch holding ``scenes`` in order."""
+        return Scene(**{f: np.concatenate([getattr(s, f) for s in scenes]) for f in _SCENE_FIELDS})
+
+
+_SCENE_FIELDS = ("kinds", "centers", "rotations", "colors", "light_dirs")
 
 
 @dataclass
@@ -213,7 +221,7 @@ def _render_camera(
     sk = slot[fi, ti, pi].astype(np.intp)
     points = rays.origin + t[fi, ti, pi, None] * directions[ri]
     normals = surface_normals(scene, fi, sk, points, settings)
-    lambert = np.maximum(_dot3(normals, scene.light_dirs[fi]), 0.0)
+    lambert = np.maximum(dot3(normals, scene.light_dirs[fi]), 0.0)
     shade = settings.ambient + settings.light_intensity * lambert
     colour = np.clip(scene.colors[fi, sk] * shade[:, None], 0.0, 1.0)
     # Average the sub-rays of each pixel (background sub-rays count as black). np.unique sorts the pixel ids and

@@ -191,10 +191,8 @@ def sample_scene(
     parts = [_sample_chunk(spec, seed, c, settings) for c in range(first, last + 1)]
     offset = start - first * CHUNK_FRAMES
     pick = slice(offset, offset + frames)
-    scene = Scene(
-        *(np.concatenate([getattr(p[0], f) for p in parts])[pick] for f in ("kinds", "centers", "rotations", "colors", "light_dirs"))
-    )
-    return scene, np.concatenate([p[1] for p in parts])[pick]
+    scene = Scene.concatenate([scene for scene, _ in parts]).subset(pick)
+    return scene, np.concatenate([labels for _, labels in parts])[pick]
 
 
 def generate(

@@ -75,5 +75,10 @@ def test_errors_are_reported_without_traceback(tmp_path, capsys):
     assert "unknown dataset 'nope'" in err and "shapes" in err
     assert main(["data", "generate", "cubes", "--out", str(tmp_path / "x"), "--frames", "0", "--quiet"]) == 1
     assert "--frames must be at least 1" in capsys.readouterr().err
+    existing = tmp_path / "full"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("x")
+    assert main(["data", "generate", "cubes", "--out", str(existing), "--frames", "2", "--quiet"]) == 1
+    assert "not empty" in capsys.readouterr().err and (existing / "keep.txt").is_file()
     with pytest.raises(SystemExit):
         main(["data", "generate", "cubes"])  # --out is required

@@ -6,7 +6,7 @@ import pytest
 
 from mmzoo.data.render import CUBE, SPHERE, TORUS, SceneSettings, render
 from mmzoo.data.sets import CHUNK_FRAMES, DATASETS, fingerprint, generate, get_dataset, list_datasets, sample_scene
-from mmzoo.data.sensor import MAX_RANGE
+from mmzoo.data.sensor import MAX_RANGE, beam_directions
 
 # Fingerprints of generate(name, 6, seed=123). If a test below fails, the generator's output changed:
 # bump that dataset's ``version`` in mmzoo/data/sets.py (users' saved datasets no longer match it), then
@@ -18,8 +18,12 @@ PINNED = {
 }
 
 
+def same(x, y) -> bool:
+    """Both None, or equal arrays."""
+    return (x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y))
+
+
 def frames_equal(a, b) -> bool:
-    same = lambda x, y: (x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y))  # noqa: E731
     return all(same(getattr(a, f), getattr(b, f)) for f in ("rgba", "depth", "labels", "positions"))
 
 
@@ -50,10 +54,10 @@ def test_same_seed_same_bytes_whatever_the_chunking(name):
     assert frames_equal(whole, again)
     cuts = [0, 5, 70, CHUNK_FRAMES + 1, n]
     parts = [generate(name, b - a, seed=7, start=a) for a, b in zip(cuts[:-1], cuts[1:])]
-    joined = lambda f: None if getattr(parts[0], f) is None else np.concatenate([getattr(p, f) for p in parts])  # noqa: E731
     for field in ("rgba", "depth", "labels", "positions"):
-        expected = getattr(whole, field)
-        assert (expected is None and joined(field) is None) or np.array_equal(expected, joined(field)), field
+        pieces = [getattr(p, field) for p in parts]
+        joined = None if pieces[0] is None else np.concatenate(pieces)
+        assert same(getattr(whole, field), joined), field
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -116,8 +120,6 @@ def test_positions_are_world_centres_in_slot_order(name, kinds):
     # Each slot's LiDAR hits cluster around its target position (within the object's bounding radius).
     out = render(scene)
     bound = SceneSettings().bounding_radius()
-    from mmzoo.data.sensor import beam_directions
-
     beams = beam_directions()
     checked = 0
     for i in range(n):
