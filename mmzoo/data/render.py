@@ -1,7 +1,7 @@
-"""Scene description and vectorised numpy ray casting for the synthetic RGB + LiDAR frames.
+"""Scene description and rendering of the synthetic RGB + LiDAR frames (numpy only, no rendering engine).
 
-No rendering engine: every object is intersected analytically (sphere, cube) or by sphere tracing its exact
-signed distance (torus), for a whole batch of frames at once. The same scene gives
+Every object is intersected analytically (sphere, cube) or by sphere tracing its exact signed distance (torus),
+for a whole batch of frames at once (the ray casting itself is :mod:`mmzoo.data.raycast`). The same scene gives
 
 - a camera image: ``(N, H, W, 4)`` uint8 RGBA, single-coloured objects Lambert-shaded by one strong
   directional light on a black background, alpha 255 everywhere (as in the real PNGs); the per-pixel object
