@@ -7,6 +7,7 @@ Pillow and numpy only, so previews work without matplotlib.
 """
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -86,16 +87,26 @@ def _caption(frames: Frames, i: int) -> str:
     return "  ".join(parts)
 
 
+def preview_indices(frames: Frames, n: int) -> list[int]:
+    """The frames to show: the first ``n``, or for labelled frames the first of each class in turn, so that a
+    folder stored class by class (all cubes, then all spheres) still shows every class."""
+    if frames.labels is None:
+        return list(range(min(n, len(frames))))
+    per_class = [np.flatnonzero(frames.labels == label).tolist() for label in np.unique(frames.labels)]
+    interleaved = [i for group in itertools.zip_longest(*per_class) for i in group if i is not None]
+    return interleaved[:n]
+
+
 def preview_image(frames: Frames, n: int = 8) -> Image.Image:
-    """A grid of the first ``n`` frames: RGB | depth | top view per row, with a caption per row."""
+    """A grid of ``n`` frames (see ``preview_indices``): RGB | depth | top view per row, with a caption per row."""
     if len(frames) == 0:
         raise ValueError("cannot preview an empty set of frames; generate or read at least one frame")
-    n = max(1, min(n, len(frames)))
+    rows = preview_indices(frames, max(1, n))
     row_h = _PANEL + _CAPTION
-    canvas = Image.new("RGB", (3 * _PANEL + 4 * 2, n * row_h + 2), (40, 40, 40))
+    canvas = Image.new("RGB", (3 * _PANEL + 4 * 2, len(rows) * row_h + 2), (40, 40, 40))
     draw = ImageDraw.Draw(canvas)
-    for i in range(n):
-        top = i * row_h + _CAPTION
+    for row, i in enumerate(rows):
+        top = row * row_h + _CAPTION
         panels = (
             _upscale(frames.rgba[i, ..., :3]),
             _upscale(depth_panel(frames.depth[i])),
@@ -103,7 +114,7 @@ def preview_image(frames: Frames, n: int = 8) -> Image.Image:
         )
         for j, panel in enumerate(panels):
             canvas.paste(Image.fromarray(panel), (2 + j * (_PANEL + 2), top))
-        draw.text((4, i * row_h + 1), _caption(frames, i), fill=(230, 230, 230))
+        draw.text((4, row * row_h + 1), _caption(frames, i), fill=(230, 230, 230))
     return canvas
 
 

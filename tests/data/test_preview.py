@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from mmzoo.data.frames import Frames
-from mmzoo.data.preview import colormap, depth_panel, preview_image, top_view_panel, write_preview
+from mmzoo.data.preview import colormap, depth_panel, preview_image, preview_indices, top_view_panel, write_preview
 from mmzoo.data.sensor import AZIMUTH, MAX_RANGE, ZENITH
 from mmzoo.data.sets import generate
 
@@ -67,3 +67,11 @@ def test_top_view_places_points_by_x_and_distance():
     image = top_view_panel(depth, AZIMUTH, ZENITH, size=128)
     rows, cols = np.nonzero(image.any(axis=-1))
     assert cols.tolist() == [64] and rows.tolist() == [int((39 - 27) / 24 * 128)]
+
+
+def test_preview_shows_every_class_of_a_class_sorted_folder():
+    labels = np.array([0] * 5 + [1] * 5)
+    frames = Frames(rgba=np.zeros((10, 64, 64, 4), np.uint8), depth=np.full((10, 64, 64), 50.0, np.float32),
+                    labels=labels, class_names=("cube", "sphere"))
+    assert preview_indices(frames, 4) == [0, 5, 1, 6]
+    assert preview_indices(frames.subset(slice(0, 5)), 3) == [0, 1, 2]
