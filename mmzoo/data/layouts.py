@@ -152,6 +152,15 @@ def _metadata(root: Path, layout: str, split: Split, index: np.ndarray) -> dict[
     return meta
 
 
+def _read_stacks(
+    rgb: list[Path], lidar: list[Path], index: np.ndarray, azimuth: np.ndarray, zenith: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The selected frames' images and depth maps; only the files of ``index`` are opened."""
+    rgba = _io.read_rgba_stack([rgb[i] for i in index])
+    depth = _io.read_depth_stack([lidar[i] for i in index]).reshape(len(index), len(azimuth), len(zenith))
+    return rgba, depth
+
+
 def read_course_folder(path: str | Path, split: Split = None, *, val_count: int | None = None) -> Frames:
     """Read a course-layout folder (see the module docstring) into ``Frames`` with ``positions``.
 
@@ -168,9 +177,10 @@ def read_course_folder(path: str | Path, split: Split = None, *, val_count: int 
     positions = _read_positions(root / "positions.csv", len(rgb))
     azimuth, zenith = _angles(root, lidar[0])
     index = course_split(len(rgb), split, val_count)
+    rgba, depth = _read_stacks(rgb, lidar, index, azimuth, zenith)
     return Frames(
-        rgba=_io.read_rgba_stack([rgb[i] for i in index]),
-        depth=_io.read_depth_stack([lidar[i] for i in index]).reshape(len(index), len(azimuth), len(zenith)),
+        rgba=rgba,
+        depth=depth,
         azimuth=azimuth,
         zenith=zenith,
         positions=positions[index],
@@ -218,9 +228,10 @@ def read_assessment_folder(
     meta = _metadata(root, "assessment", split, index)
     if isinstance(split, str) and split != "all":
         meta.update(seed=seed, val_fraction=val_fraction, per_class=per_class)
+    rgba, depth = _read_stacks(all_rgb, all_lidar, index, azimuth, zenith)
     return Frames(
-        rgba=_io.read_rgba_stack([all_rgb[i] for i in index]),
-        depth=_io.read_depth_stack([all_lidar[i] for i in index]).reshape(len(index), len(azimuth), len(zenith)),
+        rgba=rgba,
+        depth=depth,
         azimuth=azimuth,
         zenith=zenith,
         labels=labels[index],
