@@ -10,7 +10,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from mmzoo.data.frames import Frames
@@ -33,22 +32,9 @@ def generate_frames(name: str, frames: int, seed: int = 0, chunk: int = CHUNK_FR
         for start in range(0, frames, chunk):
             parts.append(generate(name, min(chunk, frames - start), seed=seed, start=start))
             bar.update(len(parts[-1]))
-    first = parts[0]
-
-    def cat(field: str) -> np.ndarray | None:
-        return None if getattr(first, field) is None else np.concatenate([getattr(p, field) for p in parts])
-
-    metadata = dict(first.metadata, start=0)
-    return Frames(
-        rgba=cat("rgba"),
-        depth=cat("depth"),
-        azimuth=first.azimuth,
-        zenith=first.zenith,
-        labels=cat("labels"),
-        positions=cat("positions"),
-        class_names=first.class_names,
-        metadata=metadata,
-    )
+    frames_out = Frames.concat(parts)
+    frames_out.metadata["start"] = 0
+    return frames_out
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -62,6 +62,27 @@ class Frames:
     def __len__(self) -> int:
         return len(self.rgba)
 
+    @classmethod
+    def concat(cls, parts: "list[Frames]") -> "Frames":
+        """Frames of ``parts`` one after the other; angles, class names and metadata come from the first part."""
+        if not parts:
+            raise ValueError("Frames.concat needs at least one part")
+        first = parts[0]
+
+        def join(name: str) -> np.ndarray | None:
+            return None if getattr(first, name) is None else np.concatenate([getattr(p, name) for p in parts])
+
+        return cls(
+            rgba=join("rgba"),
+            depth=join("depth"),
+            azimuth=first.azimuth,
+            zenith=first.zenith,
+            labels=join("labels"),
+            positions=join("positions"),
+            class_names=first.class_names,
+            metadata=dict(first.metadata),
+        )
+
     def subset(self, index: np.ndarray | slice) -> "Frames":
         """The frames selected by ``index`` (an index array, a boolean mask or a slice), sharing metadata."""
         pick = lambda a: None if a is None else a[index]  # noqa: E731
