@@ -23,11 +23,15 @@ from mmzoo.registry import (
     register_weights,
     split_model_name_tag,
 )
+from mmzoo.serialization import IntegrityError, load_pretrained, save_pretrained
 
 __all__ = [
     "__version__",
     "create",
     "parse_model_name",
+    "save_pretrained",
+    "load_pretrained",
+    "IntegrityError",
     "list_models",
     "list_pretrained",
     "is_model",

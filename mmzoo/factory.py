@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from mmzoo.registry import get_weights, model_entrypoint, split_model_name_tag
+from mmzoo.serialization import load_pretrained
 
 __all__ = ["PREFIXES", "create", "parse_model_name"]
 
@@ -56,8 +57,10 @@ def create(model_name: str, pretrained: bool = False, **kwargs: Any) -> nn.Modul
 
     Args:
         model_name: an architecture (``"late_fusion"``), an architecture with a pretrained tag
-            (``"late_fusion.<tag>"``), or a prefixed location (``"hf-hub:org/repo"``, ``"local-dir:/path"``).
-        pretrained: load the weights of the tag (the architecture's default tag when none is given).
+            (``"late_fusion.<tag>"``), or a folder written by ``save_pretrained`` (``"local-dir:/path"``;
+            ``"hf-hub:org/repo"`` is reserved for the Hub).
+        pretrained: load the weights of the tag (the architecture's default tag when none is given), or of the
+            ``local-dir:`` folder (without it, only the architecture comes from the folder, as in timm).
         **kwargs: constructor arguments (``num_outputs``, ``rgb_channels``, ``lidar_channels``, ...); those
             whose value is None are dropped so that a CLI default of None never overrides a model default.
 
@@ -71,12 +74,16 @@ def create(model_name: str, pretrained: bool = False, **kwargs: Any) -> nn.Modul
         RuntimeError: ``pretrained=True`` for an architecture that has no published weights.
     """
     source, name = parse_model_name(model_name)
-    if source:
-        raise NotImplementedError(
-            f"loading from '{source}:' sources is not available in this version of mmzoo; "
-            "build the architecture by name instead (mmzoo.list_models())"
-        )
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
+    if source == "local-dir":
+        model = load_pretrained(name, pretrained=pretrained, **kwargs)
+        model.pretrained_cfg = None
+        return model
+    if source == "hf-hub":
+        raise NotImplementedError(
+            "loading from 'hf-hub:' is not available in this version of mmzoo; download the repo's files into a "
+            "folder and use 'local-dir:FOLDER'"
+        )
     arch, tag = split_model_name_tag(name)
     entrypoint = model_entrypoint(arch)
     weight = get_weights(name) if (tag or pretrained) else None

@@ -1,0 +1,150 @@
+"""A model on disk: a folder with ``config.json`` and ``model.safetensors``, written and read back strictly.
+
+``save_pretrained(model, folder)`` records what rebuilds the model (architecture, constructor kwargs, input
+spec) and the sha256 and size of its weights; ``load_pretrained(folder)`` (what ``create("local-dir:...")``
+calls) rebuilds it, verifies the file against those records and loads the weights strictly: a tampered or
+truncated file, or a state dict that does not fit the architecture, is an error, never a silent partial load.
+
+>>> import tempfile, mmzoo
+>>> folder = save_pretrained(mmzoo.create("late_fusion_strided"), tempfile.mkdtemp())
+>>> mmzoo.create(f"local-dir:{folder}", pretrained=True).arch_name
+'late_fusion_strided'
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from mmzoo.registry import model_entrypoint
+
+__all__ = [
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "IntegrityError",
+    "file_sha256",
+    "verify_file",
+    "load_state_dict_strict",
+    "save_pretrained",
+    "load_pretrained",
+]
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class IntegrityError(ValueError):
+    """A weight file whose bytes are not the ones recorded for it (corrupted, truncated or tampered with)."""
+
+
+def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_pretrained(model: nn.Module, folder: str | Path) -> Path:
+    """Write ``model`` to ``folder`` as ``model.safetensors`` + ``config.json``; returns the folder.
+
+    The model must come from the registry (``mmzoo.create``), so that its architecture name and constructor
+    kwargs can rebuild it.
+    """
+    arch = getattr(model, "arch_name", None)
+    if arch is None or not hasattr(model, "arch_kwargs"):
+        raise ValueError("save_pretrained needs a model built by mmzoo.create (it records arch_name and arch_kwargs)")
+    model_entrypoint(arch)  # refuse names the registry cannot rebuild
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = folder / WEIGHTS_NAME
+    state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
+    save_file(state, str(weights), metadata={"format": "pt", "architecture": arch})
+    spec = getattr(model, "input_spec", None)
+    config = {
+        "architecture": arch,
+        "kwargs": model.arch_kwargs,
+        "input_spec": None if spec is None else spec.to_dict(),
+        "num_params": sum(p.numel() for p in model.parameters()),
+        "files": {WEIGHTS_NAME: {"sha256": file_sha256(weights), "num_bytes": weights.stat().st_size}},
+    }
+    (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+    return folder
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist; a local-dir: model folder holds {CONFIG_NAME} and {WEIGHTS_NAME} "
+            "(write one with mmzoo.save_pretrained(model, folder))"
+        )
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); re-save the model with mmzoo.save_pretrained") from None
+    if not isinstance(config, dict) or not isinstance(config.get("architecture"), str):
+        raise ValueError(f"{path} has no 'architecture' name; it was not written by mmzoo.save_pretrained")
+    return config
+
+
+def verify_file(path: Path, sha256: str | None, num_bytes: int | None) -> None:
+    """Raise ``IntegrityError`` unless ``path`` has the recorded size and sha256 (either may be None: unchecked)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; re-download or re-save the model")
+    size = path.stat().st_size
+    if num_bytes is not None and size != num_bytes:
+        raise IntegrityError(
+            f"{path} is {size:,} bytes but {num_bytes:,} were recorded: the file is truncated or corrupted; "
+            "re-download or re-save it"
+        )
+    if sha256 is not None and (actual := file_sha256(path)) != sha256:
+        raise IntegrityError(
+            f"{path} has sha256 {actual} but {sha256} was recorded: the file is corrupted or was modified; "
+            "re-download or re-save it"
+        )
+
+
+def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model`` only if every key and shape matches, else say exactly what differs."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+                  for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or mismatched:
+        parts = [f"{label} {items[:5]}{' ...' if len(items) > 5 else ''}"
+                 for label, items in (("missing keys", missing), ("unexpected keys", unexpected),
+                                      ("shape mismatches", mismatched)) if items]
+        raise ValueError(f"the weights in {source} do not fit {getattr(model, 'arch_name', 'the model')}: "
+                         + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) -> nn.Module:
+    """Rebuild the model saved in ``folder`` and, if ``pretrained``, load its verified weights (as timm's
+    ``local-dir:``: without ``pretrained`` only the architecture comes from the folder). ``kwargs`` override
+    the saved constructor kwargs; the weights must still fit."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {folder} does not exist")
+    config = _read_config(folder)
+    model = model_entrypoint(config["architecture"])(**{**config.get("kwargs", {}), **kwargs})
+    if not pretrained:
+        return model
+    weights = folder / WEIGHTS_NAME
+    record = config.get("files", {}).get(WEIGHTS_NAME, {})
+    verify_file(weights, record.get("sha256"), record.get("num_bytes"))
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as err:
+        raise IntegrityError(f"{weights} is not a readable safetensors file ({err}); re-download or re-save it") from None
+    load_state_dict_strict(model, state, str(weights))
+    return model
