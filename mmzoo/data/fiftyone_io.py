@@ -118,7 +118,7 @@ def read_fiftyone_dataset(
     groups = list(rgb_view.values("group.id"))
     tags = list(rgb_view.values("tags"))
     labels_text = [_label_text(v) for v in rgb_view.values(label_field)]
-    lidar_by_group = dict(zip(lidar_view.values("group.id"), lidar_view.values("filepath")))
+    lidar_by_group = dict(zip(lidar_view.values("group.id"), lidar_view.values("filepath"), strict=True))
     if not rgb_paths:
         raise ValueError(f"the dataset's {rgb_slice!r} slice is empty; is it the grouped rgb/lidar dataset?")
 

@@ -157,7 +157,7 @@ def _sample_chunk(spec: DatasetSpec, seed: int, chunk: int, settings: SceneSetti
     kinds = np.empty((n, k), dtype=np.int8)
     colors = np.empty((n, k, 3))
     hue_rgb = _hsv_to_rgb(hue, sat, val)
-    for i, (slot, color) in enumerate(zip(spec.slots, spec.colors)):
+    for i, (slot, color) in enumerate(zip(spec.slots, spec.colors, strict=True)):
         choices = [OBJECT_KINDS.index(kind) for kind in slot.split("|")]
         kinds[:, i] = np.asarray(choices, dtype=np.int8)[labels % len(choices)] if len(choices) > 1 else choices[0]
         colors[:, i] = hue_rgb[:, i] if color == "hue" else np.asarray(_PURE_RGB[color])

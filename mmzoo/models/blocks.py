@@ -6,6 +6,7 @@ the assignment's ablation). Neither uses BatchNorm or dropout.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from torch import nn
@@ -42,7 +43,7 @@ class ConvEncoder(nn.Sequential):
 
     def __init__(self, in_channels: int, widths: Sequence[int], downsample: str = "pool") -> None:
         channels = [in_channels, *widths]
-        super().__init__(*(conv_block(c_in, c_out, downsample) for c_in, c_out in zip(channels, channels[1:])))
+        super().__init__(*(conv_block(c_in, c_out, downsample) for c_in, c_out in itertools.pairwise(channels)))
         self.in_channels = in_channels
         self.out_channels = channels[-1]
         self.num_blocks = len(widths)
@@ -60,7 +61,7 @@ def mlp(in_features: int, hidden: Sequence[int], out_features: int) -> nn.Sequen
     """
     sizes = [in_features, *hidden, out_features]
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         if i:
             layers.append(nn.ReLU())
         layers.append(nn.Linear(n_in, n_out))

@@ -144,7 +144,7 @@ def test_batches_like_a_dataloader():
     assert sorted(seen[:, 0].tolist()) == sorted(t.target[:, 0].tolist())
     first = [b[2] for b in t.batches(3, shuffle=True, generator=torch.Generator().manual_seed(5))]
     again = [b[2] for b in t.batches(3, shuffle=True, generator=torch.Generator().manual_seed(5))]
-    assert all(torch.equal(x, y) for x, y in zip(first, again))
+    assert all(torch.equal(x, y) for x, y in zip(first, again, strict=True))
     with pytest.raises(ValueError, match="batch_size"):
         next(t.batches(0))
 
