@@ -6,10 +6,11 @@ import sys
 
 from mmzoo.cli import data as _data
 from mmzoo.cli import models as _models
+from mmzoo.cli import train as _train
 
 __all__ = ["main", "build_parser"]
 
-_GROUPS = (_models, _data)
+_GROUPS = (_models, _data, _train)
 
 
 def build_parser() -> argparse.ArgumentParser:

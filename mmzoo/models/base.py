@@ -40,12 +40,22 @@ class MultiModalNet(nn.Module):
     the registry) say how to rebuild the model.
     """
 
-    def __init__(self, input_spec: InputSpec, num_outputs: int) -> None:
+    def __init__(self, input_spec: InputSpec, num_outputs: int, lidar_scale: float = 1.0) -> None:
         super().__init__()
         if num_outputs < 1:
             raise ValueError(f"num_outputs must be >= 1; got {num_outputs}")
+        if not lidar_scale > 0:
+            raise ValueError(f"lidar_scale must be positive; got {lidar_scale}")
         self.input_spec = input_spec
         self.num_outputs = num_outputs
+        if "lidar" in input_spec.modalities:
+            # A fixed gain on the LiDAR input (x, y, z; never the hit mask), stored with the weights so that a
+            # checkpoint always brings the scale it was trained with. Users keep feeding raw xyza / depth.
+            # 1.0 (the notebooks) leaves inputs untouched; see ``lidar_gain`` in the README for why 0.02 helps.
+            gain = torch.full((input_spec.lidar_channels,), float(lidar_scale))
+            if input_spec.lidar_channels == 4:
+                gain[3] = 1.0
+            self.register_buffer("lidar_gain", gain)
         self.arch_name: str = type(self).__name__
         self.arch_kwargs: dict = {}
 
@@ -82,6 +92,9 @@ class MultiModalNet(nn.Module):
     def forward(self, rgb: torch.Tensor | None, lidar: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, C_rgb, H, W), (B, C_lidar, H, W) -> (B, num_outputs)``."""
         self.validate_inputs(rgb, lidar)
+        if "lidar" in self.input_spec.modalities:
+            # Always applied (one cheap multiply): testing the gain for 1.0 would cost a GPU sync per call.
+            lidar = lidar * self.lidar_gain.to(lidar.dtype).view(1, -1, 1, 1)
         return self.forward_fused(rgb, lidar)
 
     def forward_fused(self, rgb: torch.Tensor | None, lidar: torch.Tensor | None) -> torch.Tensor:

@@ -32,6 +32,8 @@ class ConvFusionNet(MultiModalNet):
         head_hidden: hidden sizes of the MLP head after flattening.
         num_outputs: 1 logit, k classes or 9 positions.
         downsample: "pool" (MaxPool2d after each conv) or "stride" (stride-2 convs).
+        lidar_scale: fixed gain on LiDAR x, y, z before the first layer (1.0 = the notebooks; the hit mask is
+            never scaled). Stored as the ``lidar_gain`` buffer, so weights carry the scale they were trained with.
         **input_kwargs: ``rgb_channels`` (4 or 3), ``lidar_channels`` (4 or 1), ``input_size`` (64),
             ``xyza_formula`` ("assignment" or "course"): the input spec, see ``make_input_spec``.
     """
@@ -44,9 +46,10 @@ class ConvFusionNet(MultiModalNet):
         head_hidden: Sequence[int] = (100,),
         num_outputs: int = 1,
         downsample: str = "pool",
+        lidar_scale: float = 1.0,
         **input_kwargs: Any,
     ) -> None:
-        super().__init__(make_input_spec(("rgb", "lidar"), **input_kwargs), num_outputs)
+        super().__init__(make_input_spec(("rgb", "lidar"), **input_kwargs), num_outputs, lidar_scale)
         spec = self.input_spec
         if not 0 <= fusion_point <= len(widths):
             raise ValueError(f"fusion_point must be between 0 and len(widths)={len(widths)}; got {fusion_point}")
@@ -90,9 +93,10 @@ class LateFusionNet(MultiModalNet):
         head_hidden: Sequence[int] = (100,),
         num_outputs: int = 1,
         downsample: str = "pool",
+        lidar_scale: float = 1.0,
         **input_kwargs: Any,
     ) -> None:
-        super().__init__(make_input_spec(("rgb", "lidar"), **input_kwargs), num_outputs)
+        super().__init__(make_input_spec(("rgb", "lidar"), **input_kwargs), num_outputs, lidar_scale)
         spec = self.input_spec
         if fusion_op == "matmul":
             raise ValueError("late fusion fuses vectors; 'matmul' needs feature maps (use concat, add or hadamard)")
@@ -116,11 +120,12 @@ class SingleModalityNet(MultiModalNet):
         head_hidden: Sequence[int],
         num_outputs: int = 1,
         downsample: str = "pool",
+        lidar_scale: float = 1.0,
         **input_kwargs: Any,
     ) -> None:
         if modality not in ("rgb", "lidar"):
             raise ValueError(f"modality must be 'rgb' or 'lidar'; got {modality!r}")
-        super().__init__(make_input_spec((modality,), **input_kwargs), num_outputs)
+        super().__init__(make_input_spec((modality,), **input_kwargs), num_outputs, lidar_scale)
         self.modality = modality
         in_channels = self.input_spec.shape(modality)[0]
         self.net = _branch(in_channels, widths, head_hidden, num_outputs, self.input_spec.height, downsample)

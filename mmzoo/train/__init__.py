@@ -1,0 +1,25 @@
+"""mmzoo's training layer: recipes as data, the fast engine with per-epoch checkpoints, and the metrics."""
+from mmzoo.train.data import recipe_tensors
+from mmzoo.train.engine import EngineOptions, FitResult, build_model, fit
+from mmzoo.train.metrics import METRIC_NAMES, evaluate, loss_function, primary_metric
+from mmzoo.train.recipes import RECIPES, Recipe, get_recipe, list_recipes
+from mmzoo.train.resources import device_name, peak_memory, resolve_device
+
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "get_recipe",
+    "list_recipes",
+    "recipe_tensors",
+    "EngineOptions",
+    "FitResult",
+    "fit",
+    "build_model",
+    "evaluate",
+    "loss_function",
+    "primary_metric",
+    "METRIC_NAMES",
+    "device_name",
+    "peak_memory",
+    "resolve_device",
+]

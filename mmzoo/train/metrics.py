@@ -1,0 +1,79 @@
+"""Losses and validation metrics per task, and a fast no-grad evaluation over a whole split.
+
+Classification (one logit per frame): BCE-with-logits loss and accuracy (logit > 0 is class 1).
+Regression (x, y, z of each object): the MSE over all coordinates, and the mean Euclidean distance between the
+predicted and the true position of each object, in scene units (the course's "each cube about 2 units off").
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mmzoo.data.tensors import FusionTensors
+
+__all__ = ["loss_function", "evaluate", "batch_metrics", "METRIC_NAMES", "primary_metric"]
+
+#: The metrics ``evaluate`` returns per task, besides ``loss``.
+METRIC_NAMES = {"classification": ("accuracy",), "regression": ("mse", "position_error")}
+
+
+def loss_function(name: str) -> nn.Module:
+    """The recipe's loss as a module (mean over the batch)."""
+    if name == "bce":
+        return nn.BCEWithLogitsLoss()
+    if name == "mse":
+        return nn.MSELoss()
+    raise ValueError(f"unknown loss {name!r}; choose 'bce' or 'mse'")
+
+
+def primary_metric(task: str) -> tuple[str, bool]:
+    """``(name, higher_is_better)`` of the metric a table leads with for ``task``."""
+    return ("accuracy", True) if task == "classification" else ("position_error", False)
+
+
+def batch_metrics(output: torch.Tensor, target: torch.Tensor, task: str) -> dict[str, torch.Tensor]:
+    """Per-task metric sums over one batch (divide by the frame count for means), as 0-d tensors."""
+    if task == "classification":
+        return {"accuracy": ((output > 0).to(target.dtype) == target).all(dim=1).sum()}
+    if target.shape[1] % 3:
+        raise ValueError(f"position targets must hold x, y, z per object; got {target.shape[1]} values per frame")
+    squared = (output.float() - target) ** 2
+    per_object = squared.reshape(len(target), -1, 3).sum(dim=2).sqrt()
+    return {"mse": squared.mean(dim=1).sum(), "position_error": per_object.mean(dim=1).sum()}
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module,
+    data: FusionTensors,
+    task: str,
+    loss: str,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    autocast_dtype: torch.dtype | None = None,
+) -> dict[str, float]:
+    """Loss and task metrics of ``model`` on every frame of ``data`` (no frame dropped), under inference mode.
+
+    The loss is the mean over frames (the notebooks averaged batch means over equal batches, the same number).
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    criterion = loss_function(loss)
+    was_training = model.training
+    model.eval()
+    sums: dict[str, torch.Tensor] = {}
+    total = 0
+    for rgb, lidar, target in data.batches(batch_size, device=device):
+        rgb, lidar = rgb.contiguous(memory_format=memory_format), lidar.contiguous(memory_format=memory_format)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            output = model(rgb, lidar)
+        output = output.float()
+        values = batch_metrics(output, target, task)
+        values["loss"] = criterion(output, target) * len(target)
+        for key, value in values.items():
+            sums[key] = sums.get(key, 0) + value.double()
+        total += len(target)
+    model.train(was_training)
+    if total == 0:
+        raise ValueError("cannot evaluate on an empty split")
+    return {key: float(value) / total for key, value in sums.items()}
