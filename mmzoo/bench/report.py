@@ -1,0 +1,170 @@
+"""Turn benchmark rows into the published artifacts: a JSON file, a CSV, a Markdown table and PNG curves.
+
+Rows (one model x variant x seed x loop each) are kept as they were measured; the tables aggregate them per
+model and loop over seeds (mean and sample standard deviation). Every file is written atomically.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from pathlib import Path
+from typing import Any, Iterable
+
+from mmzoo.train.checkpoint import atomic_write_bytes, atomic_write_json
+
+__all__ = ["CSV_COLUMNS", "summarize", "markdown_table", "write_reports", "plot_curves", "speed_ratio"]
+
+#: Columns of the CSV (one line per row); the JSON also keeps each row's per-epoch history.
+CSV_COLUMNS = (
+    "table", "model", "variant", "loop", "seed", "recipe", "params", "best_epoch", "val_loss", "val_accuracy",
+    "val_position_error", "val_mse", "train_time_s", "epoch_time_s", "train_samples_per_s", "train_gflops_per_sample",
+    "achieved_gflops_s", "matmul_gflops_s", "fraction_of_peak", "inference_gflops_per_sample",
+    "inference_samples_per_s", "latency_ms", "peak_rss_mib", "cuda_peak_allocated_mib", "cuda_peak_reserved_mib",
+    "device", "torch", "dtype", "channels_last",
+)
+_MEAN_KEYS = (
+    "params", "val_loss", "val_accuracy", "val_position_error", "val_mse", "train_time_s", "epoch_time_s",
+    "train_samples_per_s", "train_gflops_per_sample", "achieved_gflops_s", "fraction_of_peak",
+    "inference_samples_per_s", "latency_ms", "peak_rss_mib", "cuda_peak_allocated_mib", "cuda_peak_reserved_mib",
+)
+
+
+def _group_key(row: dict[str, Any]) -> tuple:
+    return row["model"], row["variant"], row["loop"]
+
+
+def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (model, variant, loop): ``<key>`` = mean over seeds, ``<key>_sd`` = standard deviation."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(_group_key(row), []).append(row)
+    out = []
+    for (model, variant, loop), members in groups.items():
+        entry: dict[str, Any] = {"model": model, "variant": variant, "loop": loop, "seeds": sorted(r["seed"] for r in members)}
+        for key in _MEAN_KEYS:
+            values = [r[key] for r in members if r.get(key) is not None]
+            if values:
+                entry[key] = statistics.fmean(values)
+                entry[f"{key}_sd"] = statistics.stdev(values) if len(values) > 1 else None
+        for key in ("device", "torch", "dtype", "recipe"):
+            entry[key] = members[0].get(key)
+        out.append(entry)
+    return out
+
+
+def speed_ratio(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For every model run by both loops: the reference's train time over the engine's (how many times faster)."""
+    by_key = {(e["model"], e["variant"], e["loop"]): e for e in summary}
+    ratios = []
+    for (model, variant, loop), ref in by_key.items():
+        engine = by_key.get((model, variant, "engine"))
+        if loop != "reference" or engine is None:
+            continue
+        ratios.append({
+            "model": model, "variant": variant, "engine_time_s": engine["train_time_s"],
+            "reference_time_s": ref["train_time_s"], "speedup": ref["train_time_s"] / engine["train_time_s"],
+            "engine_samples_per_s": engine["train_samples_per_s"], "reference_samples_per_s": ref["train_samples_per_s"],
+            "engine_metric": engine.get("val_accuracy", engine.get("val_position_error")),
+            "reference_metric": ref.get("val_accuracy", ref.get("val_position_error")),
+        })
+    return ratios
+
+
+def _fmt(value: Any, digits: int, sd: Any = None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    text = f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+    return f"{text} ± {sd:.{digits}f}" if sd is not None else text
+
+
+def markdown_table(summary: list[dict[str, Any]], task: str) -> str:
+    """The comparison table, one line per model and loop, in the order the rows were first measured."""
+    metric = ("val acc", "val_accuracy", 3) if task == "classification" else ("pos. error", "val_position_error", 3)
+    gpu = any(entry.get("cuda_peak_allocated_mib") is not None for entry in summary)
+    memory = "GPU MiB alloc / reserved" if gpu else "peak RSS MiB (CPU)"
+    header = ["model", "variant", "loop", "seeds", "params", "val loss", metric[0], "train s", "s / epoch",
+              "train samples/s", "% of peak", "infer samples/s", "latency ms", "train GFLOP/sample", memory]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for e in summary:
+        if gpu:
+            mem = f"{_fmt(e.get('cuda_peak_allocated_mib'), 0)} / {_fmt(e.get('cuda_peak_reserved_mib'), 0)}"
+        else:
+            mem = _fmt(e.get("peak_rss_mib"), 0)
+        peak = e.get("fraction_of_peak")
+        cells = [
+            e["model"], e["variant"] or "-", e["loop"], str(len(e["seeds"])), _fmt(int(e["params"]), 0),
+            _fmt(e.get("val_loss"), 3, e.get("val_loss_sd")), _fmt(e.get(metric[1]), metric[2], e.get(f"{metric[1]}_sd")),
+            _fmt(e.get("train_time_s"), 1), _fmt(e.get("epoch_time_s"), 2), _fmt(e.get("train_samples_per_s"), 0),
+            "-" if peak is None else f"{100 * peak:.0f}%", _fmt(e.get("inference_samples_per_s"), 0),
+            _fmt(e.get("latency_ms"), 2), _fmt(e.get("train_gflops_per_sample"), 3), mem,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: row.get(key) for key in CSV_COLUMNS})
+    return buffer.getvalue()
+
+
+def plot_curves(rows: list[dict[str, Any]], path: Path, task: str) -> bool:
+    """Validation loss and metric per epoch for every engine row, as one PNG. False if matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    metric = "val_accuracy" if task == "classification" else "val_position_error"
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for row in rows:
+        if not row.get("history"):
+            continue
+        label = f"{row['model']}{'[' + row['variant'] + ']' if row['variant'] else ''} s{row['seed']} {row['loop']}"
+        epochs = [r["epoch"] for r in row["history"]]
+        style = "--" if row["loop"] == "reference" else "-"
+        axes[0].plot(epochs, [r["train_loss"] for r in row["history"]], style, label=label)
+        axes[1].plot(epochs, [r["val_loss"] for r in row["history"]], style, label=label)
+        axes[2].plot(epochs, [r.get(metric) for r in row["history"]], style, label=label)
+    for ax, title in zip(axes, ("train loss", "validation loss", metric.replace("_", " ")), strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[1].set_yscale("log")
+    axes[2].legend(fontsize=6, loc="best")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return True
+
+
+def write_reports(out_dir: Path, table: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Path]:
+    """Write ``results.json``, ``results.csv``, ``results.md`` and ``curves.png`` for one table into ``out_dir``."""
+    out_dir = Path(out_dir)
+    summary = summarize(rows)
+    ratios = speed_ratio(summary)
+    task = table.get("task", "classification")
+    text = f"# {table['title']}\n\n{table.get('caption', '')}\n\n" + markdown_table(summary, task)
+    for ratio in ratios:
+        text += (
+            f"\nEngine vs notebook-style loop on {ratio['model']}: {ratio['engine_time_s']:.1f} s vs "
+            f"{ratio['reference_time_s']:.1f} s for the same recipe, **{ratio['speedup']:.2f}x faster** "
+            f"({ratio['engine_samples_per_s']:.0f} vs {ratio['reference_samples_per_s']:.0f} training samples/s).\n"
+        )
+    paths = {"json": out_dir / "results.json", "csv": out_dir / "results.csv", "md": out_dir / "results.md"}
+    atomic_write_json(paths["json"], {"table": table, "summary": summary, "speed_ratio": ratios, "rows": rows})
+    atomic_write_bytes(paths["csv"], _csv_text(rows).encode())
+    atomic_write_bytes(paths["md"], text.encode())
+    if plot_curves(rows, out_dir / "curves.png", task):
+        paths["png"] = out_dir / "curves.png"
+    return paths

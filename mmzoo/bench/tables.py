@@ -1,0 +1,127 @@
+"""The benchmark tables as data: which models, with which constructor arguments, recipe, seeds and loops.
+
+``assignment`` and ``course`` are the notebooks' comparisons on their exact recipes and architectures.
+``assignment-scaled`` is the same comparison with LiDAR x, y, z scaled by 1/50 inside the model
+(``lidar_scale=0.02``), the one change that lets the notebook's recipe train on mmzoo's synthetic frames (see the
+README's "Why lidar_scale" for the measurements). ``quick`` is the README's main command: the four assignment
+architectures on a short version of the same recipe, plus the notebook-style loop on one of them.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["BenchTable", "TABLES", "get_table", "ASSIGNMENT_MODELS", "COURSE_MODELS"]
+
+ASSIGNMENT_MODELS = (
+    "late_fusion", "intermediate_cat", "intermediate_add", "intermediate_hadamard",
+    "late_fusion_strided", "intermediate_cat_strided", "intermediate_add_strided", "intermediate_hadamard_strided",
+)
+COURSE_MODELS = (
+    "course_early_fusion", "course_late_fusion", "course_intermediate_cat", "course_intermediate_matmul",
+    "course_rgb_only", "course_lidar_only",
+)
+SCALED = {"lidar_scale": 0.02}
+
+
+@dataclass(frozen=True)
+class BenchTable:
+    """One comparison table.
+
+    Attributes:
+        name: the table's name (``mmzoo bench --table NAME``; also its results folder).
+        title, caption: the Markdown heading and the sentence under it.
+        recipe: a built-in recipe name; ``overrides`` are ``key=value`` changes to it.
+        models: registered architectures, one table line each.
+        model_kwargs: constructor arguments given to every model (recorded as the row's ``variant``).
+        seeds: recipe seeds (initialisation and shuffling); the data stays the same.
+        reference: models also trained by the notebook-style loop (first seed only) for the speed ratio.
+    """
+
+    name: str
+    title: str
+    caption: str
+    recipe: str
+    models: tuple[str, ...]
+    seeds: tuple[int, ...] = (51,)
+    overrides: tuple[str, ...] = ()
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    reference: tuple[str, ...] = ()
+
+    @property
+    def variant(self) -> str:
+        """The constructor arguments as a short label (empty for the registered defaults)."""
+        return ",".join(f"{key}={value}" for key, value in sorted(self.model_kwargs.items()))
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every row this table needs, in the order they run: all models of one seed, then the next seed;
+        reference runs after the engine runs of the first seed."""
+        jobs = [
+            {"model": model, "seed": seed, "loop": "engine"} for seed in self.seeds for model in self.models
+        ]
+        reference = [{"model": model, "seed": self.seeds[0], "loop": "reference"} for model in self.reference]
+        return jobs[: len(self.models)] + reference + jobs[len(self.models):]
+
+
+TABLES: dict[str, BenchTable] = {
+    table.name: table
+    for table in (
+        BenchTable(
+            name="quick",
+            title="Quick comparison: the four assignment architectures, short recipe",
+            caption=(
+                "The assignment recipe (Adam 1e-3 cosine to 1e-6, batch 32, BCE, seed 51) shortened to 5 epochs "
+                "of 640 training frames, validated on 320; synthetic `shapes` v1.0 data; `lidar_scale=0.02`. "
+                "The notebook-style loop trains intermediate_cat on the identical recipe for the speed ratio."
+            ),
+            recipe="assignment",
+            overrides=("train_frames=640", "val_frames=320", "epochs=5"),
+            models=ASSIGNMENT_MODELS[:4],
+            model_kwargs=SCALED,
+            reference=("intermediate_cat",),
+        ),
+        BenchTable(
+            name="assignment",
+            title="Assignment comparison, exact notebook recipe and architectures",
+            caption=(
+                "Adam 1e-3 cosine-annealed per step to 1e-6, batch 32, 20 epochs, BCE with logits, best validation "
+                "loss kept; 1,600 training and 400 validation frames of mmzoo's synthetic `shapes` v1.0 set."
+            ),
+            recipe="assignment",
+            models=ASSIGNMENT_MODELS,
+        ),
+        BenchTable(
+            name="assignment-scaled",
+            title="Assignment comparison, notebook recipe, LiDAR xyz scaled by 1/50 inside the model",
+            caption=(
+                "As `assignment`, with `lidar_scale=0.02` (a fixed gain on x, y, z; same parameters); "
+                "mean ± standard deviation over the seeds."
+            ),
+            recipe="assignment",
+            models=ASSIGNMENT_MODELS,
+            seeds=(51, 52, 53),
+            model_kwargs=SCALED,
+            reference=("intermediate_cat",),
+        ),
+        BenchTable(
+            name="course",
+            title="Course comparison: position regression of three coloured cubes",
+            caption=(
+                "The course recipe (Adam 1e-4 constant, MSE, batch 32, 20 epochs) on mmzoo's synthetic `cubes` "
+                "v1.0 set; position error = mean distance between predicted and true cube centres (scene units)."
+            ),
+            recipe="course",
+            models=COURSE_MODELS,
+        ),
+    )
+}
+
+
+def get_table(name: str) -> BenchTable:
+    """The table called ``name``; an unknown name lists the close matches."""
+    if name not in TABLES:
+        close = difflib.get_close_matches(name, TABLES, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"tables: {', '.join(sorted(TABLES))}"
+        raise ValueError(f"unknown benchmark table {name!r}; {hint}")
+    return TABLES[name]

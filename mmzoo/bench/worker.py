@@ -1,0 +1,103 @@
+"""One benchmark row, measured in a process of its own: ``python -m mmzoo.bench.worker JOB.json ROW.json``.
+
+A fresh process per row means one model's allocator state, compiled kernels or peak memory never leak into
+another's numbers (timm's benchmark runs all models in one process; its users have been bitten by that).
+"""
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mmzoo.bench.measure import flops_per_sample, inference_speed, matmul_gflops
+from mmzoo.train.checkpoint import atomic_write_json
+from mmzoo.train.data import recipe_frames, recipe_tensors
+from mmzoo.train.engine import EngineOptions, fit
+from mmzoo.train.metrics import loss_function
+from mmzoo.train.recipes import Recipe
+from mmzoo.train.reference import reference_fit
+from mmzoo.train.resources import device_name, peak_memory, resolve_device
+
+__all__ = ["run_job"]
+
+
+def _train(job: dict[str, Any], recipe: Recipe, options: EngineOptions) -> tuple[torch.nn.Module, dict[str, Any]]:
+    kwargs = job.get("model_kwargs", {})
+    if job["loop"] == "reference":
+        train, val = recipe_frames(recipe, job.get("data_dir"))
+        torch.set_num_threads(options.threads or torch.get_num_threads())
+        out = reference_fit(job["model"], recipe, train, val, **kwargs)
+        return out["model"], {"history": out["history"], "best_epoch": out["best_epoch"], "best": out["best"]}
+    data = recipe_tensors(recipe, job.get("data_dir"))
+    result = fit(job["model"], recipe, data=data, run_dir=job.get("run_dir"), options=options, **kwargs)
+    return result.model, {"history": result.history, "best_epoch": result.best_epoch, "best": result.best}
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Train (or resume) one model as ``job`` says and return its row (see ``mmzoo.bench.report.CSV_COLUMNS``)."""
+    recipe = Recipe.from_dict(job["recipe"])
+    options = EngineOptions(**{"progress": False, **job.get("options", {})})
+    device = resolve_device(options.device)
+    ceiling = matmul_gflops(device)
+    model, out = _train(job, recipe, options)
+    history = out["history"]
+    model = model.to(device)
+    flops = flops_per_sample(model, loss_function(recipe.loss), device)
+    memory_format = torch.channels_last if options.channels_last and job["loop"] == "engine" else torch.contiguous_format
+    speed = inference_speed(model, device, memory_format=memory_format)
+    train_time = sum(r["train_time_s"] + r["eval_time_s"] for r in history)
+    steps = recipe.steps_per_epoch() * recipe.batch_size
+    samples_per_s = steps * len(history) / sum(r["train_time_s"] for r in history)
+    achieved = flops["train_gflops_per_sample"] * samples_per_s
+    memory = {key: value for key, value in history[-1].items() if key.endswith("_mib")} or peak_memory(device)
+    best = out["best"]
+    return {
+        "table": job["table"],
+        "model": job["model"],
+        "variant": job.get("variant", ""),
+        "loop": job["loop"],
+        "seed": recipe.seed,
+        "recipe": recipe.name,
+        "recipe_fields": recipe.to_dict(),
+        "params": sum(p.numel() for p in model.parameters()),
+        "best_epoch": out["best_epoch"],
+        "val_loss": best["loss"],
+        "val_accuracy": best.get("accuracy"),
+        "val_position_error": best.get("position_error"),
+        "val_mse": best.get("mse"),
+        "train_time_s": train_time,
+        "epoch_time_s": train_time / len(history),
+        "train_samples_per_s": samples_per_s,
+        **flops,
+        "achieved_gflops_s": achieved,
+        "matmul_gflops_s": ceiling,
+        "fraction_of_peak": achieved / ceiling,
+        **speed,
+        "peak_rss_mib": memory.get("peak_rss_mib"),
+        "cuda_peak_allocated_mib": memory.get("cuda_peak_allocated_mib"),
+        "cuda_peak_reserved_mib": memory.get("cuda_peak_reserved_mib"),
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "dtype": "bfloat16 autocast" if options.amp == "bf16" else "float32",
+        "channels_last": bool(options.channels_last and job["loop"] == "engine"),
+        "history": history,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m mmzoo.bench.worker JOB.json ROW.json", file=sys.stderr)
+        return 2
+    job = json.loads(Path(argv[0]).read_text())
+    atomic_write_json(argv[1], run_job(job))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
