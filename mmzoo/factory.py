@@ -9,15 +9,20 @@
 """
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from mmzoo.adapt import check_architecture, check_overrides
+from mmzoo.hub import WEIGHTS_DIR_ENV, WeightsNotFoundError, find_local_weight, hub_download, local_weight_dirs, parse_hub_name
+from mmzoo.pretrained import WeightInfo
 from mmzoo.registry import get_weights, model_entrypoint, split_model_name_tag
-from mmzoo.serialization import load_pretrained
+from mmzoo.serialization import CONFIG_NAME, WEIGHTS_NAME, load_file_into, load_pretrained, verify_file
 
-__all__ = ["PREFIXES", "create", "parse_model_name"]
+__all__ = ["PREFIXES", "create", "parse_model_name", "locate_weight", "load_checkpoint"]
 
 #: Name prefixes that point at a model outside the registry.
 PREFIXES = ("hf-hub:", "local-dir:")
@@ -52,50 +57,144 @@ def parse_model_name(model_name: str) -> tuple[str, str]:
     return "", model_name
 
 
-def create(model_name: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
+def create(
+    model_name: str,
+    pretrained: bool = False,
+    *,
+    checkpoint_path: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    revision: str | None = None,
+    **kwargs: Any,
+) -> nn.Module:
     """Build a registered model, optionally with pretrained weights.
 
     Args:
         model_name: an architecture (``"late_fusion"``), an architecture with a pretrained tag
-            (``"late_fusion.<tag>"``), or a folder written by ``save_pretrained`` (``"local-dir:/path"``;
-            ``"hf-hub:org/repo"`` is reserved for the Hub).
-        pretrained: load the weights of the tag (the architecture's default tag when none is given), or of the
-            ``local-dir:`` folder (without it, only the architecture comes from the folder, as in timm).
+            (``"late_fusion.shapes_v1"``), a folder written by ``save_pretrained`` (``"local-dir:/path"``) or a
+            Hub repo holding one (``"hf-hub:org/name"``, ``"hf-hub:org/name@revision"``).
+        pretrained: load the weights of the tag (the architecture's default tag when none is given), of the
+            ``local-dir:`` folder or of the ``hf-hub:`` repo (without it, only the architecture comes from there).
+            A tag's file is looked for in this order: ``checkpoint_path``, the local weights folders
+            (``$MMZOO_WEIGHTS_DIR``, then ``weights/`` of a source checkout), then the Hugging Face cache and Hub
+            at the tag's pinned revision. Its sha256 and size are verified before loading, wherever it comes from.
+        checkpoint_path: a weight file (``.safetensors``, or a ``.pt`` state dict) or a folder written by
+            ``save_pretrained``, loaded instead of the published file (even without ``pretrained``, as in timm).
+        cache_dir: the Hugging Face cache to use (default: HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub).
+        revision: the Hub revision (branch, tag or commit) instead of the tag's pinned one or ``main``.
         **kwargs: constructor arguments (``num_outputs``, ``rgb_channels``, ``lidar_channels``, ...); those
-            whose value is None are dropped so that a CLI default of None never overrides a model default.
+            whose value is None are dropped so that a CLI default of None never overrides a model default. With
+            pretrained weights only ``num_outputs`` (a fresh head) and the channel counts (an adapted first
+            convolution) may differ from what the weights were trained with; each adaptation is warned about and
+            listed in ``model.pretrained_adaptations``.
 
     Returns:
-        The model, carrying ``arch_name``, ``arch_kwargs`` (what rebuilds it), ``input_spec`` and
-        ``pretrained_cfg`` (the tag's ``WeightInfo``, or None).
+        The model, carrying ``arch_name``, ``arch_kwargs`` (what rebuilds it), ``input_spec``,
+        ``pretrained_cfg`` (the tag's ``WeightInfo``, or None), ``pretrained_adaptations`` and, when weights were
+        loaded, ``pretrained_file``.
 
     Raises:
         UnknownModelError: unknown architecture (the message lists the closest names) or tag.
-        ValueError: a path-like name without a prefix.
+        ValueError: a path-like name without a prefix; weights that do not fit (or of another architecture).
         RuntimeError: ``pretrained=True`` for an architecture that has no published weights.
+        IntegrityError: a weight file whose sha256 or size is not the recorded one.
+        WeightsNotFoundError: the weights are nowhere mmzoo may look (offline and not cached, unpublished...).
     """
     source, name = parse_model_name(model_name)
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
     if source == "local-dir":
-        model = load_pretrained(name, pretrained=pretrained, **kwargs)
+        model = load_pretrained(name, pretrained=pretrained and checkpoint_path is None, **kwargs)
+    elif source == "hf-hub":
+        model = _create_from_hub(name, pretrained and checkpoint_path is None, cache_dir, revision, kwargs)
+    else:
+        model = _create_registered(name, pretrained, checkpoint_path, cache_dir, revision, kwargs)
+    if source and checkpoint_path is not None:
+        load_checkpoint(model, checkpoint_path, None, model_name)
+    if source:
         model.pretrained_cfg = None
-        return model
-    if source == "hf-hub":
-        raise NotImplementedError(
-            "loading from 'hf-hub:' is not available in this version of mmzoo; download the repo's files into a "
-            "folder and use 'local-dir:FOLDER'"
-        )
+    return model
+
+
+def _create_from_hub(name: str, pretrained: bool, cache_dir, revision: str | None, kwargs: dict) -> nn.Module:
+    repo_id, pinned = parse_hub_name(name)
+    config = hub_download(repo_id, CONFIG_NAME, pinned or revision, cache_dir)
+    if pretrained:
+        # The weights come from the very commit the config came from (the snapshot folder is named by it).
+        hub_download(repo_id, WEIGHTS_NAME, config.parent.name, cache_dir)
+    model = load_pretrained(config.parent, pretrained=pretrained, **kwargs)
+    model.pretrained_source = f"hf-hub:{repo_id}@{config.parent.name}"
+    return model
+
+
+def _create_registered(name: str, pretrained: bool, checkpoint_path, cache_dir, revision, kwargs: dict) -> nn.Module:
     arch, tag = split_model_name_tag(name)
     entrypoint = model_entrypoint(arch)
     weight = get_weights(name) if (tag or pretrained) else None
-    if pretrained and weight is None:
+    if pretrained and weight is None and checkpoint_path is None:
         raise RuntimeError(
             f"{arch!r} has no published pretrained weights yet; build it with pretrained=False, or pick one "
             "from mmzoo.list_models(pretrained=True)"
         )
+    loading = pretrained or checkpoint_path is not None
+    if weight is not None:
+        if loading:
+            check_overrides(weight.name, weight.model_kwargs, kwargs, build=entrypoint)
+        kwargs = {**weight.model_kwargs, **kwargs}
     model = entrypoint(**kwargs)
     model.pretrained_cfg = weight
-    if pretrained:
-        raise NotImplementedError(
-            f"{arch}.{weight.tag} is registered but this version of mmzoo cannot download weights yet"
-        )
+    model.pretrained_adaptations = []
+    if checkpoint_path is not None:
+        load_checkpoint(model, checkpoint_path, weight, name)
+    elif pretrained:
+        path = locate_weight(weight, cache_dir, revision)
+        load_file_into(model, path, weight.input_spec, label=weight.name)
     return model
+
+
+def locate_weight(weight: WeightInfo, cache_dir=None, revision: str | None = None) -> Path:
+    """The verified file of a registered weight: from the local weights folders, else the Hugging Face cache or Hub.
+
+    Raises:
+        IntegrityError: the file found has another sha256 or size than the registry records.
+        WeightsNotFoundError: not local, and not published (no pinned revision) or not fetchable now.
+    """
+    local = find_local_weight(weight.name, weight.filename)
+    if local is not None:
+        verify_file(local, weight.sha256, weight.num_bytes)
+        return local
+    if weight.revision is None and revision is None:
+        places = ", ".join(str(d) for d in local_weight_dirs()) or f"none (${WEIGHTS_DIR_ENV} is unset and this is not a source checkout)"
+        raise WeightsNotFoundError(
+            f"{weight.name} is not published on the Hugging Face Hub yet ({weight.repo_id} has no pinned revision) "
+            f"and no local folder holds {weight.name}/{weight.filename} (looked in: {places}). To fix it: use a "
+            f"source checkout of mmzoo (its weights/ folder ships the file), set {WEIGHTS_DIR_ENV} to a folder "
+            f"holding {weight.name}/, or pass checkpoint_path="
+        )
+    path = hub_download(weight.repo_id, weight.filename, revision or weight.revision, cache_dir, weight.name)
+    if revision is None or revision == weight.revision:
+        verify_file(path, weight.sha256, weight.num_bytes)
+    else:
+        # Another revision than the pinned one holds other bytes: check them against that revision's config.json.
+        config = json.loads(hub_download(weight.repo_id, CONFIG_NAME, path.parent.name, cache_dir, weight.name).read_text())
+        record = config.get("files", {}).get(weight.filename, {})
+        verify_file(path, record.get("sha256"), record.get("num_bytes"))
+    return path
+
+
+def load_checkpoint(model: nn.Module, checkpoint_path: str | Path, weight: WeightInfo | None, name: str) -> None:
+    """Load an explicit checkpoint (a file, or a ``save_pretrained`` folder) into ``model``, verified when its
+    sha256 is known: recorded in a config.json beside it, or equal to the registered weight's."""
+    path = Path(checkpoint_path).expanduser()
+    config_path = path / CONFIG_NAME if path.is_dir() else path.with_name(CONFIG_NAME)
+    if path.is_dir():
+        path = path / (weight.filename if weight else WEIGHTS_NAME)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint_path {path} does not exist")
+    spec = weight.input_spec if weight else None
+    if config_path.is_file():
+        config = json.loads(config_path.read_text())
+        record = config.get("files", {}).get(path.name)
+        if record is not None:
+            verify_file(path, record.get("sha256"), record.get("num_bytes"))
+            check_architecture(model, config.get("architecture"), str(config_path))
+            spec = config.get("input_spec") or spec
+    load_file_into(model, path, spec, label=f"{name} from {path}")

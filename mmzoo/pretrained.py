@@ -115,24 +115,68 @@ class ArchInfo:
 class WeightInfo:
     """A published pretrained weight: where it lives, how to check it, what it was trained and tested on.
 
-    ``sha256`` and ``num_bytes`` are verified on every load; ``revision`` pins the Hub commit so that a later
-    push to the repository cannot change what an existing ``arch.tag`` loads.
+    ``sha256`` and ``num_bytes`` are verified on every load, wherever the file comes from; ``revision`` pins the
+    Hub commit (None until the weight is really published) so that a later push to the repository cannot change
+    what an existing ``arch.tag`` loads. The records live as data in ``mmzoo/pretrained_index.json`` (written by
+    ``mmzoo export``, read when mmzoo is imported), so a wheel install knows them without the ``weights/`` folder.
+
+    Attributes:
+        tag: the pretrained tag (``arch.tag``).
+        repo_id, revision, filename: where the Hub holds the file (``revision`` None: not published yet).
+        sha256, num_bytes: the file's digest and size.
+        num_params: parameters of the model the file loads into.
+        dataset, dataset_version, split: what ``metrics`` were measured on (e.g. ``shapes`` 1.0, ``val``).
+        metrics: validation metrics of the published weights (``accuracy``, ``loss``, ``position_error``...).
+        recipe: the training recipe's name; ``recipe_config`` every field of it (data seed, frames, epochs...).
+        model_kwargs: the constructor arguments the weights were trained with (``create`` builds with them).
+        input_spec: what the inputs must look like.
+        license: the weights' license (an SPDX-like id as the Hub uses, e.g. ``mit``).
+        training: how the run went (device, train time, epochs, selected epoch), for the model card.
+        architecture: the architecture name (filled in by ``register_weights``).
     """
 
     tag: str
     repo_id: str
-    revision: str
+    revision: str | None
     sha256: str
     num_bytes: int
     num_params: int
     dataset: str
     filename: str = "model.safetensors"
+    dataset_version: str = ""
+    split: str = "val"
     metrics: dict[str, float] = field(default_factory=dict)
     recipe: str = ""
+    recipe_config: dict[str, Any] = field(default_factory=dict)
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
     input_spec: InputSpec | None = None
+    license: str = "mit"
+    training: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    architecture: str = ""
+
+    @property
+    def name(self) -> str:
+        """``arch.tag``."""
+        return f"{self.architecture}.{self.tag}"
+
+    @property
+    def published(self) -> bool:
+        """True once the weight is on the Hub at a pinned revision."""
+        return self.revision is not None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["input_spec"] = None if self.input_spec is None else self.input_spec.to_dict()
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "WeightInfo":
+        """Inverse of ``to_dict``; unknown keys are an error (a typo in the index must not pass silently)."""
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown WeightInfo fields {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        values = dict(data)
+        if values.get("input_spec") is not None:
+            values["input_spec"] = InputSpec.from_dict(values["input_spec"])
+        return cls(**values)

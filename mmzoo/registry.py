@@ -116,6 +116,11 @@ def register_weights(arch: str, weight: WeightInfo, *, default: bool = False, ov
     """
     if arch not in _entrypoints:
         raise UnknownModelError(_unknown_message(arch))
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", weight.tag):
+        raise ValueError(f"invalid pretrained tag {weight.tag!r}: use letters, digits, '_' and '-'")
+    if weight.architecture and weight.architecture != arch:
+        raise ValueError(f"weight {weight.name} is recorded for architecture {weight.architecture!r}, not {arch!r}")
+    weight = dataclasses.replace(weight, architecture=arch)
     tags = _weights[arch]
     if weight.tag in tags and not override:
         raise DuplicateModelError(f"pretrained tag {arch}.{weight.tag} is already registered; pass override=True")

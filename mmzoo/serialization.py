@@ -17,11 +17,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
+from mmzoo.adapt import check_architecture, check_overrides, load_weights, read_weights, report_adaptations
+from mmzoo.pretrained import InputSpec
 from mmzoo.registry import model_entrypoint
 
 __all__ = [
@@ -30,9 +30,9 @@ __all__ = [
     "IntegrityError",
     "file_sha256",
     "verify_file",
-    "load_state_dict_strict",
     "save_pretrained",
     "load_pretrained",
+    "load_file_into",
 ]
 
 CONFIG_NAME = "config.json"
@@ -52,11 +52,12 @@ def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def save_pretrained(model: nn.Module, folder: str | Path) -> Path:
+def save_pretrained(model: nn.Module, folder: str | Path, pretrained_cfg: dict[str, Any] | None = None) -> Path:
     """Write ``model`` to ``folder`` as ``model.safetensors`` + ``config.json``; returns the folder.
 
     The model must come from the registry (``mmzoo.create``), so that its architecture name and constructor
-    kwargs can rebuild it.
+    kwargs can rebuild it. ``pretrained_cfg`` (the weight's metadata: tag, dataset, metrics, recipe...) is
+    stored in config.json as is. The same model gives byte-identical files.
     """
     arch = getattr(model, "arch_name", None)
     if arch is None or not hasattr(model, "arch_kwargs"):
@@ -75,6 +76,8 @@ def save_pretrained(model: nn.Module, folder: str | Path) -> Path:
         "num_params": sum(p.numel() for p in model.parameters()),
         "files": {WEIGHTS_NAME: {"sha256": file_sha256(weights), "num_bytes": weights.stat().st_size}},
     }
+    if pretrained_cfg is not None:
+        config["pretrained_cfg"] = pretrained_cfg
     (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
     return folder
 
@@ -112,39 +115,48 @@ def verify_file(path: Path, sha256: str | None, num_bytes: int | None) -> None:
         )
 
 
-def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``model`` only if every key and shape matches, else say exactly what differs."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-                  for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or mismatched:
-        parts = [f"{label} {items[:5]}{' ...' if len(items) > 5 else ''}"
-                 for label, items in (("missing keys", missing), ("unexpected keys", unexpected),
-                                      ("shape mismatches", mismatched)) if items]
-        raise ValueError(f"the weights in {source} do not fit {getattr(model, 'arch_name', 'the model')}: "
-                         + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
-
-
 def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) -> nn.Module:
     """Rebuild the model saved in ``folder`` and, if ``pretrained``, load its verified weights (as timm's
-    ``local-dir:``: without ``pretrained`` only the architecture comes from the folder). ``kwargs`` override
-    the saved constructor kwargs; the weights must still fit."""
+    ``local-dir:``: without ``pretrained`` only the architecture comes from the folder).
+
+    ``kwargs`` override the saved constructor kwargs. With ``pretrained`` only the declared adaptations are
+    allowed (``num_outputs``: fresh head; ``rgb_channels`` / ``lidar_channels``: adapted first convolution),
+    reported in ``model.pretrained_adaptations`` and as a warning; anything else that would change what the
+    weights mean is refused.
+    """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"model folder {folder} does not exist")
     config = _read_config(folder)
-    model = model_entrypoint(config["architecture"])(**{**config.get("kwargs", {}), **kwargs})
+    entrypoint = model_entrypoint(config["architecture"])
+    trained = config.get("kwargs", {})
+    if pretrained:
+        check_overrides(f"in {folder}", trained, kwargs, build=entrypoint)
+    model = entrypoint(**{**trained, **kwargs})
+    model.pretrained_adaptations = []
     if not pretrained:
         return model
     weights = folder / WEIGHTS_NAME
     record = config.get("files", {}).get(WEIGHTS_NAME, {})
     verify_file(weights, record.get("sha256"), record.get("num_bytes"))
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError) as err:
-        raise IntegrityError(f"{weights} is not a readable safetensors file ({err}); re-download or re-save it") from None
-    load_state_dict_strict(model, state, str(weights))
+    load_file_into(model, weights, source_spec=config.get("input_spec"), label=f"local-dir:{folder}")
     return model
+
+
+def load_file_into(
+    model: nn.Module,
+    path: str | Path,
+    source_spec: InputSpec | dict | None = None,
+    label: str | None = None,
+) -> list[str]:
+    """Load a (verified) weight file into ``model``: architecture check, strict load with declared adaptations,
+    reported. Sets ``model.pretrained_adaptations`` and ``model.pretrained_file``; returns the adaptations."""
+    path = Path(path)
+    state, metadata = read_weights(path)
+    check_architecture(model, metadata.get("architecture"), str(path))
+    if isinstance(source_spec, dict):
+        source_spec = InputSpec.from_dict(source_spec)
+    adaptations = load_weights(model, state, str(path), source_spec)
+    report_adaptations(model, label or str(path), adaptations)
+    model.pretrained_file = str(path)
+    return adaptations

@@ -6,6 +6,8 @@ import json
 import pytest
 import torch
 
+from safetensors.torch import save_file
+
 import mmzoo
 from mmzoo.serialization import CONFIG_NAME, WEIGHTS_NAME, IntegrityError, file_sha256
 
@@ -66,9 +68,33 @@ def test_unreadable_file_without_records_is_refused(saved):
 
 
 def test_weights_that_do_not_fit_say_what_differs(saved):
+    model, folder = saved
+    # A renamed key (what strict=False loaders silently skip) is refused, naming the keys.
+    state = {("head.9.weight" if k == "head.1.2.weight" else k): v for k, v in model.state_dict().items()}
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / WEIGHTS_NAME))
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    config["files"][WEIGHTS_NAME] = {"sha256": file_sha256(folder / WEIGHTS_NAME),
+                                     "num_bytes": (folder / WEIGHTS_NAME).stat().st_size}
+    (folder / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"do not fit intermediate_add_strided: missing keys \['head.1.2.weight'\]; "
+                                         r"unexpected keys \['head.9.weight'\]"):
+        mmzoo.create(f"local-dir:{folder}", pretrained=True)
+
+
+def test_other_num_outputs_is_a_reported_adaptation(saved):
+    model, folder = saved
+    with pytest.warns(mmzoo.PretrainedAdaptationWarning, match=r"head head.1.2: 3 -> 1 outputs, freshly initialised"):
+        loaded = mmzoo.create(f"local-dir:{folder}", pretrained=True, num_outputs=1)
+    assert loaded.pretrained_adaptations == ["head head.1.2: 3 -> 1 outputs, freshly initialised (train it before use)"]
+    assert torch.equal(loaded.state_dict()["trunk.0.0.weight"], model.state_dict()["trunk.0.0.weight"])
+
+
+def test_overrides_that_change_the_meaning_of_the_weights_are_refused(saved):
     _, folder = saved
-    with pytest.raises(ValueError, match=r"do not fit intermediate_add_strided: shape mismatches .*head"):
-        mmzoo.create(f"local-dir:{folder}", pretrained=True, num_outputs=1)
+    with pytest.raises(ValueError, match=r"fusion_op='concat'.*only num_outputs, rgb_channels, lidar_channels"):
+        mmzoo.create(f"local-dir:{folder}", pretrained=True, fusion_op="concat")
+    # Without pretrained weights any variant may be built from the folder's architecture.
+    assert mmzoo.create(f"local-dir:{folder}", fusion_op="concat").arch_kwargs["fusion_op"] == "concat"
 
 
 def test_missing_files_name_the_path(tmp_path, saved):
@@ -96,8 +122,3 @@ def test_bad_config_is_refused(saved):
 def test_only_registry_models_can_be_saved(tmp_path):
     with pytest.raises(ValueError, match="needs a model built by mmzoo.create"):
         mmzoo.save_pretrained(torch.nn.Linear(1, 1), tmp_path)
-
-
-def test_hf_hub_prefix_is_not_guessed():
-    with pytest.raises(NotImplementedError, match="use 'local-dir:FOLDER'"):
-        mmzoo.create("hf-hub:org/late_fusion")

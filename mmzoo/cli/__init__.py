@@ -4,13 +4,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mmzoo.cli import bench as _bench
 from mmzoo.cli import data as _data
+from mmzoo.cli import export as _export
 from mmzoo.cli import models as _models
+from mmzoo.cli import publish as _publish
 from mmzoo.cli import train as _train
 
 __all__ = ["main", "build_parser"]
 
-_GROUPS = (_models, _data, _train)
+_GROUPS = (_models, _data, _train, _bench, _export, _publish)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,165 @@
+"""``export_weights``: train (or reuse a finished run), evaluate, and write a publishable weight folder.
+
+One call turns a registered architecture and a recipe into ``<out>/<arch>.<tag>/`` holding
+``model.safetensors``, ``config.json`` (architecture, constructor arguments, input spec, file records and the
+weight's metadata) and ``README.md`` (the model card), and records the weight in a pretrained index (the
+package's ``mmzoo/pretrained_index.json`` when ``out`` is this checkout's ``weights/``). Everything is
+deterministic: the same run gives byte-identical files, and CPU training is deterministic for a recipe seed.
+
+This is the publishing layer: it may use the training engine (``mmzoo.train``); nothing below it imports it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from mmzoo.cards import render_card
+from mmzoo.hub import checkout_weights_dir
+from mmzoo.pretrained import WeightInfo
+from mmzoo.publish import CARD_NAME
+from mmzoo.registry import model_info, split_model_name_tag
+from mmzoo.serialization import WEIGHTS_NAME, file_sha256, save_pretrained
+from mmzoo.train import EngineOptions, device_name, evaluate, fit, get_recipe, recipe_tensors
+from mmzoo.train.checkpoint import HISTORY_NAME
+from mmzoo.weight_index import INDEX_PATH, read_index, update_index
+
+__all__ = ["HUB_ORG", "METRIC_DIGITS", "ExportResult", "default_index_path", "export_weights"]
+
+#: The Hub organisation the zoo's weights are published under: repo ``<HUB_ORG>/<arch>.<tag>``.
+HUB_ORG = "mmzoo"
+#: Metrics are stored rounded to this many digits, so that float summation order (thread count) cannot
+#: change the recorded numbers, and so the files stay byte-identical across re-exports.
+METRIC_DIGITS = 6
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote."""
+
+    folder: Path
+    weight: WeightInfo
+    index: Path | None
+    reused_run: bool
+
+
+def default_index_path(out: str | Path) -> Path:
+    """The package's index when ``out`` is this source checkout's ``weights/``, else ``<out>/pretrained_index.json``
+    (so exporting elsewhere never touches the installed package's data)."""
+    out = Path(out).expanduser().resolve()
+    checkout = checkout_weights_dir()
+    return INDEX_PATH if checkout is not None and out == checkout.resolve() else out / INDEX_PATH.name
+
+
+def _finished(run_dir: Path | None, epochs: int) -> bool:
+    try:
+        return len(json.loads((run_dir / HISTORY_NAME).read_text())["history"]) >= epochs
+    except (TypeError, OSError, ValueError, KeyError):
+        return False
+
+
+def export_weights(
+    model_name: str,
+    recipe: str = "assignment",
+    tag: str = "shapes_v1",
+    out: str | Path = "weights",
+    *,
+    run_dir: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    options: EngineOptions | None = None,
+    index: str | Path | None | bool = True,
+    org: str = HUB_ORG,
+    license: str = "mit",
+) -> ExportResult:
+    """Train ``model_name`` with ``recipe`` (or reuse the finished run in ``run_dir``), evaluate it on the recipe's
+    validation split on CPU, and write ``<out>/<arch>.<tag>/``.
+
+    Args:
+        model_name: a registered architecture (default constructor arguments; the recipe sets ``num_outputs``
+            and the LiDAR formula, as ``mmzoo train`` does).
+        recipe, overrides: a recipe name and ``key=value`` changes (``mmzoo export --set``).
+        tag: the pretrained tag (``arch.tag``).
+        out: the folder that receives ``<arch>.<tag>/`` (replaced atomically if it exists).
+        run_dir: the training run folder: a finished run is reused without training, an unfinished one resumed.
+        options: engine options (device...; they change how fast, not what is trained); default: no progress bar.
+        index: True for :func:`default_index_path`, a path, or False / None to update no index.
+        org: the Hub organisation of the repo id recorded for the weight.
+        license: the weights' license, as the Hub names it.
+    """
+    arch, extra = split_model_name_tag(model_name)
+    if extra:
+        raise ValueError(f"export takes an architecture name, not {model_name!r}; give the tag with tag=")
+    info = model_info(arch)
+    overrides = list(overrides)
+    recipe_obj = get_recipe(recipe).override(overrides)
+    base = get_recipe(recipe).to_dict()
+    changed = [f"{k}={v}" for k, v in recipe_obj.to_dict().items() if base.get(k) != v]
+    run_path = Path(run_dir) if run_dir is not None else None
+    reused = _finished(run_path, recipe_obj.epochs)
+    train, val = recipe_tensors(recipe_obj)
+    options = options or EngineOptions(progress=False)
+    result = fit(arch, recipe_obj, data=(train, val), run_dir=run_path, options=options)
+    model = result.model.to("cpu", memory_format=torch.contiguous_format).eval()
+    metrics = evaluate(model, val, recipe_obj.task, recipe_obj.loss, device="cpu")
+    name = f"{arch}.{tag}"
+    history = result.history
+    training = {
+        "device": result.device,
+        "device_name": device_name(torch.device(result.device)),
+        "torch_version": torch.__version__.split("+")[0],
+        "epochs": len(history),
+        "best_epoch": result.best_epoch,
+        "train_time_s": round(result.train_time_s, 1),
+        "recipe_overrides": changed,
+        "val_metrics_during_training": {k: round(v, METRIC_DIGITS) for k, v in result.best.items()},
+    }
+    weight = WeightInfo(
+        tag=tag,
+        repo_id=f"{org}/{name}",
+        revision=None,
+        sha256="",
+        num_bytes=0,
+        num_params=sum(p.numel() for p in model.parameters()),
+        dataset=val.metadata.get("dataset", recipe_obj.dataset),
+        dataset_version=str(val.metadata.get("version", "")),
+        split="val",
+        metrics={k: round(v, METRIC_DIGITS) for k, v in sorted(metrics.items())},
+        recipe=recipe_obj.name,
+        recipe_config=recipe_obj.to_dict(),
+        model_kwargs=dict(model.arch_kwargs),
+        input_spec=model.input_spec,
+        license=license,
+        training=training,
+        architecture=arch,
+    )
+    out = Path(out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    index_path = default_index_path(out) if index is True else (Path(index) if index else None)
+    with tempfile.TemporaryDirectory(dir=out, prefix=f".{name}.") as tmp:
+        staging = Path(tmp) / name
+        # config.json carries the weight's metadata except what depends on the file or the commit.
+        described = {k: v for k, v in weight.to_dict().items() if k not in ("sha256", "num_bytes", "revision")}
+        save_pretrained(model, staging, pretrained_cfg=described)
+        path = staging / WEIGHTS_NAME
+        weight = dataclasses.replace(weight, sha256=file_sha256(path), num_bytes=path.stat().st_size)
+        if index_path is not None:
+            previous = read_index(index_path).get(name)
+            if previous and previous.get("sha256") == weight.sha256 and previous.get("revision"):
+                # The same bytes are already published: keep the pinned repo and revision.
+                weight = dataclasses.replace(weight, repo_id=previous["repo_id"], revision=previous["revision"])
+        (staging / CARD_NAME).write_text(render_card(weight, info))
+        for item in staging.iterdir():
+            item.chmod(0o644)  # temporary files are private; published artifacts are not
+        final = out / name
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    if index_path is not None:
+        update_index(weight, index_path)
+    return ExportResult(final, weight, index_path, reused)
