@@ -154,7 +154,12 @@ def write_reports(out_dir: Path, table: dict[str, Any], rows: list[dict[str, Any
     summary = summarize(rows)
     ratios = speed_ratio(summary)
     task = table.get("task", "classification")
-    text = f"# {table['title']}\n\n{table.get('caption', '')}\n\n" + markdown_table(summary, task)
+    text = f"# {table['title']}\n\n{table.get('caption', '')}\n\n"
+    if rows:
+        fields = {k: v for k, v in rows[0]["recipe_fields"].items() if k not in ("name", "seed")}
+        text += f"Recipe `{rows[0]['recipe']}` as run: " + ", ".join(f"{k}={v}" for k, v in fields.items()) + ".  \n"
+        text += f"Machine: {rows[0]['device']}, torch {rows[0]['torch']}, {rows[0]['dtype']}.\n\n"
+    text += markdown_table(summary, task)
     for ratio in ratios:
         text += (
             f"\nEngine vs notebook-style loop on {ratio['model']}: {ratio['engine_time_s']:.1f} s vs "

@@ -1,0 +1,60 @@
+"""``mmzoo bench``: measure a comparison table, one process per row, resumable, results as CSV/JSON/MD/PNG.
+
+    mmzoo bench --quick                              # the README's main command (a few minutes on 2 CPU cores)
+    mmzoo bench --table assignment-scaled            # the published table (three seeds, full recipe)
+    mmzoo bench --table course --set train_frames=2000 --models course_early_fusion course_lidar_only
+    mmzoo bench --table assignment --devices cuda:0 cuda:1    # rows spread over two GPUs
+    torchrun --nproc-per-node 4 -m mmzoo bench --table assignment-scaled   # rows spread over ranks
+    mmzoo bench --list                               # the tables
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mmzoo.bench.harness import run_table
+from mmzoo.bench.tables import TABLES
+from mmzoo.cli.train import add_engine_arguments
+
+__all__ = ["register"]
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.list:
+        for name, table in TABLES.items():
+            print(f"{name:18} {len(table.models)} models x {len(table.seeds)} seed(s), recipe {table.recipe}"
+                  f"{' ' + ' '.join(table.overrides) if table.overrides else ''}: {table.title}")
+        return 0
+    name = "quick" if args.quick else args.table
+    options = {"device": args.device, "channels_last": args.channels_last, "amp": args.amp, "compile": args.compile}
+    if args.threads:
+        options["threads"] = args.threads
+    paths = run_table(
+        name, out_dir=args.out, runs_dir=args.runs_dir, overrides=tuple(args.overrides),
+        models=tuple(args.models) if args.models else None, seeds=tuple(args.seeds) if args.seeds else None,
+        options=options, devices=tuple(args.devices or ()), data_dir=args.data_dir, progress=not args.quiet,
+    )
+    print(Path(paths["md"]).read_text())
+    print("written: " + ", ".join(str(path) for path in paths.values()))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    bench = subparsers.add_parser("bench", help="train and measure a comparison table (resumable)")
+    which = bench.add_mutually_exclusive_group()
+    which.add_argument("--quick", action="store_true", help="the short table of the README (a few minutes on CPU)")
+    which.add_argument("--table", default="quick", help=f"table name ({', '.join(TABLES)}; default quick)")
+    which.add_argument("--list", action="store_true", help="list the tables")
+    bench.add_argument("--models", nargs="+", help="only these models of the table")
+    bench.add_argument("--seeds", nargs="+", type=int, help="only these seeds of the table")
+    bench.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a recipe field for every row (e.g. --set epochs=5); makes new rows",
+    )
+    bench.add_argument("--data-dir", help="train on a course/assessment folder instead of generated frames")
+    bench.add_argument("--out", default="bench-results", help="results folder (default bench-results/)")
+    bench.add_argument("--runs-dir", help="checkpoint folder (default OUT/runs); rows resume from it")
+    bench.add_argument("--devices", nargs="+", help="run rows concurrently, one per device (cuda:0 cuda:1 ...)")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(bench)
+    bench.set_defaults(func=_cmd_bench)

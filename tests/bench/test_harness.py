@@ -1,0 +1,110 @@
+"""The benchmark harness on a tiny table: every column, reruns skip, interrupted rows resume, shards agree."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from mmzoo.bench import load_rows, run_table, table_jobs
+from mmzoo.bench.report import CSV_COLUMNS, summarize
+from mmzoo.bench.tables import TABLES, BenchTable, get_table
+from mmzoo.train import EngineOptions, fit, get_recipe
+
+TINY = BenchTable(
+    name="tiny",
+    title="tiny table",
+    caption="two strided models, two epochs of 64 frames",
+    recipe="assignment",
+    overrides=("train_frames=64", "val_frames=32", "epochs=2"),
+    models=("intermediate_cat_strided", "late_fusion_strided"),
+    model_kwargs={"lidar_scale": 0.02},
+    reference=("late_fusion_strided",),
+)
+ALWAYS_PRESENT = [c for c in CSV_COLUMNS if c not in ("val_position_error", "val_mse", "cuda_peak_allocated_mib", "cuda_peak_reserved_mib")]
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    paths = run_table(TINY, out_dir=out, progress=False)
+    return out, paths
+
+
+def test_a_row_has_every_column(measured):
+    out, paths = measured
+    rows = load_rows(out / "tiny")
+    assert {(r["model"], r["loop"]) for r in rows} == {
+        ("intermediate_cat_strided", "engine"), ("late_fusion_strided", "engine"), ("late_fusion_strided", "reference")}
+    for row in rows:
+        missing = [c for c in ALWAYS_PRESENT if row.get(c) is None]
+        assert not missing, f"{row['model']} {row['loop']} lacks {missing}"
+        assert row["params"] == {"intermediate_cat_strided": 914_201, "late_fusion_strided": 1_415_051}[row["model"]]
+        assert 0 < row["fraction_of_peak"] < 1.5 and row["matmul_gflops_s"] > 1
+        assert len(row["history"]) == 2 and row["variant"] == "lidar_scale=0.02"
+    with open(paths["csv"]) as handle:
+        assert len(list(csv.DictReader(handle))) == 3
+    text = paths["md"].read_text()
+    assert "| late_fusion_strided | lidar_scale=0.02 | reference |" in text
+    assert "Engine vs notebook-style loop on late_fusion_strided" in text
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ratio = json.loads(paths["json"].read_text())["speed_ratio"][0]
+    assert ratio["speedup"] > 1  # the engine is faster than the per-sample DataLoader loop
+
+
+def test_rerun_skips_finished_rows(measured):
+    out, _ = measured
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "tiny" / "rows").glob("*.json")}
+    run_table(TINY, out_dir=out, progress=False)
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "tiny" / "rows").glob("*.json")}
+    assert before == after
+
+
+def test_interrupted_row_resumes_from_its_checkpoint(tmp_path):
+    table = BenchTable(**{**TINY.__dict__, "models": ("late_fusion_strided",), "reference": ()})
+    job = table_jobs(table)[0]
+    recipe = get_recipe(table.recipe).from_dict(job["recipe"])
+    run_dir = tmp_path / "runs" / "tiny" / "late_fusion_strided" / "seed51"
+
+    def stop(record):
+        raise KeyboardInterrupt  # the row was killed after its first epoch's checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        fit("late_fusion_strided", recipe, run_dir=run_dir, options=EngineOptions(progress=False), on_epoch=stop,
+            lidar_scale=0.02)
+    first = json.loads((run_dir / "history.json").read_text())["history"][0]
+    run_table(table, out_dir=tmp_path, progress=False)
+    (row,) = load_rows(tmp_path / "tiny")
+    assert [r["epoch"] for r in row["history"]] == [1, 2]
+    assert row["history"][0]["train_time_s"] == first["train_time_s"]  # epoch 1 was not trained again
+
+
+def test_shards_give_the_rows_of_a_sequential_sweep(measured, tmp_path):
+    out, _ = measured
+    table = BenchTable(**{**TINY.__dict__, "reference": ()})
+    for rank in (0, 1):
+        run_table(table, out_dir=tmp_path, shard=(rank, 2), progress=False)
+    sharded = {(r["model"], r["seed"], r["loop"]): r for r in load_rows(tmp_path / "tiny")}
+    sequential = {(r["model"], r["seed"], r["loop"]): r for r in load_rows(out / "tiny") if r["loop"] == "engine"}
+    assert sharded.keys() == sequential.keys()
+    for key, row in sharded.items():
+        assert row.keys() == sequential[key].keys()
+        assert row["val_loss"] == sequential[key]["val_loss"]  # CPU training is deterministic
+
+
+def test_summary_gives_mean_and_spread():
+    rows = [{"model": "m", "variant": "", "loop": "engine", "seed": s, "params": 10, "val_accuracy": a,
+             "val_loss": 0.1, "train_time_s": 1.0} for s, a in ((1, 0.9), (2, 1.0))]
+    (entry,) = summarize(rows)
+    assert entry["val_accuracy"] == pytest.approx(0.95)
+    assert entry["val_accuracy_sd"] == pytest.approx(0.0707, abs=1e-4)
+    assert entry["seeds"] == [1, 2]
+
+
+def test_tables_name_every_notebook_model():
+    import mmzoo
+
+    assert set(TABLES["assignment"].models) == set(mmzoo.list_models(["late_fusion*", "intermediate_*"]))
+    assert set(TABLES["course"].models) == set(mmzoo.list_models("course_*"))
+    with pytest.raises(ValueError, match="did you mean quick"):
+        get_table("quik")
