@@ -210,6 +210,17 @@ def load_weights(
                                 if co != cn)
             adaptations.append(f"first convolution {key.rsplit('.', 1)[0]}: {changes}, kernels adapted "
                                "(summed for 1 channel, else repeated or cut and rescaled)")
+        # Buffers are derived from constructor arguments (e.g. the LiDAR gain per channel): with another channel
+        # count the freshly built model's own buffer is the right one.
+        buffers = dict(model.named_buffers())
+        channels_changed = target_spec is not None and source_spec is not None and (
+            (source_spec.rgb_channels, source_spec.lidar_channels) != (target_spec.rgb_channels, target_spec.lidar_channels))
+        for key in sorted(mismatched):
+            if channels_changed and key in buffers:
+                adapted[key] = expected[key].clone()
+                mismatched.discard(key)
+                adaptations.append(f"buffer {key}: rebuilt for {tuple(expected[key].shape)} from the constructor "
+                                   "arguments (the file's is for another channel count)")
     if missing or unexpected or mismatched:
         shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}" for k in sorted(mismatched)]
         raise ValueError(_fit_message(model, source, missing, unexpected, shapes))

@@ -139,13 +139,17 @@ def render_card(weight: WeightInfo, info: ArchInfo) -> str:
     recipe_rows = [(key, f"`{value}`") for key, value in recipe.items()]
     metric_rows = [(METRIC_LABELS.get(k, (k, k))[1], _format_metric(k, v)) for k, v in weight.metrics.items()]
     per_epoch = training.get("train_time_s", 0) / max(1, training.get("epochs", 1))
-    sets = "".join(f" --set {item}" for item in training.get("recipe_overrides", []))
-    reproduce = f"mmzoo export {weight.architecture} --recipe {weight.recipe}{sets} --tag {weight.tag} --out weights"
+    reproduce = training.get("command") or f"mmzoo export {weight.architecture} --recipe {weight.recipe} --tag {weight.tag}"
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in weight.model_kwargs.items()) or "the defaults"
+    scale = weight.model_kwargs.get("lidar_scale", 1.0)
+    gain = ("" if scale == 1.0 else f"\n\nThe model multiplies LiDAR x, y, z by {scale:g} itself (`lidar_scale`, a fixed gain stored "
+            "with the weights, never applied to the hit mask): feed the raw values, do not scale them yourself.")
     body = f"""# {weight.name}
 
 `{weight.architecture}` from mmzoo, an RGB + LiDAR fusion model zoo: {info.task}.
 {info.fusion_point.capitalize()} fusion ({info.fusion_op or 'none'}), {info.fusion_detail}.
 {weight.num_params:,} parameters. Source: {info.source_title}.
+Constructor arguments: {kwargs} (`mmzoo.create("{weight.name}")` builds with them).
 
 **Trained on synthetic data.** These weights were trained and evaluated only on mmzoo's synthetic
 `{weight.dataset}` set, version {weight.dataset_version} ({title}), frames rendered by mmzoo's own numpy ray
@@ -156,7 +160,7 @@ caster (`mmzoo.data.generate`), not on real camera or LiDAR recordings. Expect l
 `model(rgb, lidar)` with {spec.describe()}:
 
 - rgb: {spec.rgb_format.upper()} as float in [{spec.rgb_range[0]:g}, {spec.rgb_range[1]:g}] (uint8 / 255, no mean or std), shape (B, {spec.rgb_channels}, {spec.height}, {spec.width});
-- lidar: {lidar}, shape (B, {spec.lidar_channels}, {spec.height}, {spec.width}).
+- lidar: {lidar}, shape (B, {spec.lidar_channels}, {spec.height}, {spec.width}).{gain}
 
 Output: {info.task}.
 

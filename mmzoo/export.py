@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 
@@ -73,6 +73,7 @@ def export_weights(
     run_dir: str | Path | None = None,
     overrides: Iterable[str] = (),
     options: EngineOptions | None = None,
+    model_kwargs: dict[str, Any] | None = None,
     index: str | Path | None | bool = True,
     org: str = HUB_ORG,
     license: str = "mit",
@@ -88,6 +89,8 @@ def export_weights(
         out: the folder that receives ``<arch>.<tag>/`` (replaced atomically if it exists).
         run_dir: the training run folder: a finished run is reused without training, an unfinished one resumed.
         options: engine options (device...; they change how fast, not what is trained); default: no progress bar.
+        model_kwargs: constructor arguments for the model (e.g. ``{"lidar_scale": 0.02}``); they must be the ones
+            the run in ``run_dir`` was trained with, or the engine refuses to resume it.
         index: True for :func:`default_index_path`, a path, or False / None to update no index.
         org: the Hub organisation of the repo id recorded for the weight.
         license: the weights' license, as the Hub names it.
@@ -104,7 +107,7 @@ def export_weights(
     reused = _finished(run_path, recipe_obj.epochs)
     train, val = recipe_tensors(recipe_obj)
     options = options or EngineOptions(progress=False)
-    result = fit(arch, recipe_obj, data=(train, val), run_dir=run_path, options=options)
+    result = fit(arch, recipe_obj, data=(train, val), run_dir=run_path, options=options, **(model_kwargs or {}))
     model = result.model.to("cpu", memory_format=torch.contiguous_format).eval()
     metrics = evaluate(model, val, recipe_obj.task, recipe_obj.loss, device="cpu")
     name = f"{arch}.{tag}"
@@ -116,7 +119,10 @@ def export_weights(
         "epochs": len(history),
         "best_epoch": result.best_epoch,
         "train_time_s": round(result.train_time_s, 1),
-        "recipe_overrides": changed,
+        "command": " ".join(
+            ["mmzoo export", arch, "--recipe", recipe_obj.name, *(f"--set {c}" for c in changed),
+             *(f"--model-arg {k}={json.dumps(v)}" for k, v in sorted((model_kwargs or {}).items())),
+             "--tag", tag, "--out weights"]),
         "val_metrics_during_training": {k: round(v, METRIC_DIGITS) for k, v in result.best.items()},
     }
     weight = WeightInfo(

@@ -68,6 +68,7 @@ def save_pretrained(model: nn.Module, folder: str | Path, pretrained_cfg: dict[s
     weights = folder / WEIGHTS_NAME
     state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
     save_file(state, str(weights), metadata={"format": "pt", "architecture": arch})
+    _canonical_header(weights)
     spec = getattr(model, "input_spec", None)
     config = {
         "architecture": arch,
@@ -80,6 +81,24 @@ def save_pretrained(model: nn.Module, folder: str | Path, pretrained_cfg: dict[s
         config["pretrained_cfg"] = pretrained_cfg
     (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
     return folder
+
+
+def _canonical_header(path: Path) -> None:
+    """Rewrite the safetensors header with its metadata keys sorted, in place and at the same length.
+
+    safetensors writes the metadata from a hash map, so its key order (hence the file's bytes and sha256) changes
+    from process to process; published files must be byte-identical for the same weights.
+    """
+    with open(path, "r+b") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(size))
+        metadata = header.pop("__metadata__", None)
+        ordered = {**({"__metadata__": dict(sorted(metadata.items()))} if metadata else {}), **header}
+        text = json.dumps(ordered, separators=(",", ":")).encode()
+        if len(text) > size:  # cannot happen for a reordering; keep the library's header rather than break it
+            return
+        handle.seek(8)
+        handle.write(text + b" " * (size - len(text)))  # safetensors pads its header with spaces too
 
 
 def _read_config(folder: Path) -> dict[str, Any]:

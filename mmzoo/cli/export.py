@@ -1,16 +1,63 @@
-"""``mmzoo export``: train (or reuse a finished run), evaluate and write publishable weight folders.
+"""``mmzoo export``: train (or reuse a finished run), evaluate and write publishable weight folders; and
+``mmzoo weights``: the published weights as a table (the README's is this command's output).
 
     mmzoo export intermediate_cat --recipe assignment --tag shapes_v1 --out weights \\
         --run-dir runs/assignment/intermediate_cat/seed51
     mmzoo export late_fusion intermediate_add --run-dir 'runs/assignment/{model}/seed51'   # several at once
     mmzoo export late_fusion --set train_frames=64 --set val_frames=32 --set epochs=1 --out /tmp/w  # a quick try
+    mmzoo export intermediate_cat --model-arg lidar_scale=0.02 --run-dir runs/assignment-scaled/intermediate_cat/seed51
 """
 from __future__ import annotations
 
 import argparse
 import json
 
-__all__ = ["register"]
+from mmzoo.cli.models import format_table
+from mmzoo.registry import get_weights, list_pretrained
+
+__all__ = ["register", "parse_model_args", "weight_rows", "WEIGHT_COLUMNS"]
+
+
+def parse_model_args(items: list[str]) -> dict:
+    """``["lidar_scale=0.02", "fusion_op=add"]`` -> ``{"lidar_scale": 0.02, "fusion_op": "add"}`` (values are
+    read as JSON when they parse, else kept as strings)."""
+    kwargs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--model-arg {item!r} must look like key=value (e.g. lidar_scale=0.02)")
+        try:
+            kwargs[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key.strip()] = value
+    return kwargs
+
+
+WEIGHT_COLUMNS = ("name", "params", "dataset", "val acc", "val loss", "size MB", "sha256", "hub")
+
+
+def weight_rows(names: list[str]) -> list[tuple]:
+    """One row per ``arch.tag``, in ``WEIGHT_COLUMNS`` order."""
+    rows = []
+    for name in names:
+        w = get_weights(name)
+        acc = w.metrics.get("accuracy")
+        hub = f"{w.repo_id}@{w.revision[:12]}" if w.revision else "not published yet"
+        rows.append((name, w.num_params, f"{w.dataset} {w.dataset_version}".strip(),
+                     "-" if acc is None else f"{acc:.4f}", f"{w.metrics.get('loss', float('nan')):.4f}",
+                     f"{w.num_bytes / 2**20:.2f}", w.sha256[:12], hub))
+    return rows
+
+
+def _cmd_weights(args: argparse.Namespace) -> int:
+    names = list_pretrained(args.filter or "")
+    if args.json:
+        print(json.dumps([get_weights(n).to_dict() for n in names], indent=2))
+    elif not names:
+        print("no pretrained weights are registered")
+    else:
+        print(format_table(WEIGHT_COLUMNS, weight_rows(names)))
+    return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -27,6 +74,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         result = export_weights(
             name, args.recipe, args.tag, args.out, run_dir=run_dir, overrides=args.overrides,
             options=EngineOptions(device=args.device, progress=not args.json), index=index, org=args.org,
+            model_kwargs=parse_model_args(args.model_args),
         )
         weight = result.weight
         row = {"name": weight.name, "folder": str(result.folder), "reused_run": result.reused_run,
@@ -46,12 +94,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``export``."""
+    """Add ``export`` and ``weights``."""
     p = subparsers.add_parser("export", help="train/evaluate a model and write weights/<arch>.<tag>/ (+ model card)")
     p.add_argument("models", nargs="+", metavar="MODEL", help="registered architecture(s), e.g. intermediate_cat")
     p.add_argument("--recipe", default="assignment", help="training recipe (default assignment)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe field (repeatable), e.g. --set epochs=5")
+    p.add_argument("--model-arg", dest="model_args", action="append", default=[], metavar="KEY=VALUE",
+                   help="constructor argument for the model (repeatable), e.g. --model-arg lidar_scale=0.02")
     p.add_argument("--tag", default="shapes_v1", help="pretrained tag: the folder is <arch>.<tag> (default shapes_v1)")
     p.add_argument("--out", default="weights", help="folder receiving <arch>.<tag>/ (default weights)")
     p.add_argument("--run-dir", help="training run folder; a finished run is reused, an unfinished one resumed "
@@ -63,3 +113,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="training device: auto, cpu, cuda, ... (default auto)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=_cmd_export)
+
+    p = subparsers.add_parser("weights", help="list the published pretrained weights (metrics, size, sha256, Hub)")
+    p.add_argument("filter", nargs="*", help="fnmatch wildcards, e.g. 'intermediate_*'")
+    p.add_argument("--json", action="store_true", help="print every weight's full metadata as JSON")
+    p.set_defaults(func=_cmd_weights)
