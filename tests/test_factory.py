@@ -33,10 +33,10 @@ def test_prefixes_are_parsed():
 
 
 def test_pretrained_without_published_weights_says_so():
-    with pytest.raises(RuntimeError, match=r"'late_fusion' has no published pretrained weights.*pretrained=True"):
-        mmzoo.create("late_fusion", pretrained=True)
+    with pytest.raises(RuntimeError, match=r"'course_late_fusion' has no published pretrained weights.*pretrained=True"):
+        mmzoo.create("course_late_fusion", pretrained=True)
 
 
 def test_unknown_tag_on_a_builtin():
     with pytest.raises(mmzoo.UnknownModelError, match="has no pretrained tag 'imagenet'; its published weights: none yet"):
-        mmzoo.create("late_fusion.imagenet")
+        mmzoo.create("course_late_fusion.imagenet")

@@ -181,3 +181,16 @@ def test_a_broken_index_says_what_is_wrong(tmp_path):
         read_index(index)
     with pytest.raises(ValueError, match=r"unknown WeightInfo fields \['sha'\]"):
         WeightInfo.from_dict({"tag": "x", "sha": "0"})
+
+
+def test_an_installed_wheel_knows_the_metadata_and_says_where_to_get_the_files(monkeypatch, tmp_path):
+    """Without a source checkout (no weights/ beside the package) the index still describes every weight."""
+    monkeypatch.setattr(mmzoo.hub, "_PACKAGE_ROOT", tmp_path)  # what site-packages looks like
+    monkeypatch.delenv(mmzoo.hub.WEIGHTS_DIR_ENV, raising=False)
+    assert mmzoo.hub.checkout_weights_dir() is None
+    for name in mmzoo.list_models(pretrained=True):
+        weight = mmzoo.get_weights(name)
+        assert weight.sha256 and weight.num_bytes and weight.metrics and weight.input_spec is not None
+        if weight.revision is None:
+            with pytest.raises(mmzoo.WeightsNotFoundError, match="not a source checkout"):
+                mmzoo.create(name, pretrained=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from mmzoo.cli.models import format_table
 from mmzoo.registry import get_weights, list_pretrained
@@ -49,8 +50,26 @@ def weight_rows(names: list[str]) -> list[tuple]:
     return rows
 
 
+README_MARKERS = ("<!-- weights:table -->", "<!-- /weights:table -->")
+
+
+def update_readme(path: str, table: str) -> None:
+    """Replace the block between ``README_MARKERS`` in ``path`` with ``table`` in a code fence."""
+    readme = Path(path)
+    text = readme.read_text()
+    start, end = (text.find(marker) for marker in README_MARKERS)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} has no {README_MARKERS[0]} ... {README_MARKERS[1]} block to fill")
+    block = f"{README_MARKERS[0]}\n```\n{table}\n```\n"
+    readme.write_text(text[:start] + block + text[end:])
+
+
 def _cmd_weights(args: argparse.Namespace) -> int:
     names = list_pretrained(args.filter or "")
+    if args.update_readme:
+        update_readme(args.update_readme, format_table(WEIGHT_COLUMNS, weight_rows(names)))
+        print(f"updated the weights table in {args.update_readme}")
+        return 0
     if args.json:
         print(json.dumps([get_weights(n).to_dict() for n in names], indent=2))
     elif not names:
@@ -117,4 +136,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("weights", help="list the published pretrained weights (metrics, size, sha256, Hub)")
     p.add_argument("filter", nargs="*", help="fnmatch wildcards, e.g. 'intermediate_*'")
     p.add_argument("--json", action="store_true", help="print every weight's full metadata as JSON")
+    p.add_argument("--update-readme", metavar="README", help="rewrite the table between the weights:table markers")
     p.set_defaults(func=_cmd_weights)
