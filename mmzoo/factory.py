@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -109,19 +110,21 @@ def create(
         model = _create_registered(name, pretrained, checkpoint_path, cache_dir, revision, kwargs)
     if source and checkpoint_path is not None:
         load_checkpoint(model, checkpoint_path, None, model_name)
-    if source:
-        model.pretrained_cfg = None
     return model
 
 
 def _create_from_hub(name: str, pretrained: bool, cache_dir, revision: str | None, kwargs: dict) -> nn.Module:
     repo_id, pinned = parse_hub_name(name)
+    if pinned and revision and pinned != revision:
+        raise ValueError(f"'hf-hub:{name}' names revision {pinned!r} but revision={revision!r} was passed; give one")
     config = hub_download(repo_id, CONFIG_NAME, pinned or revision, cache_dir)
+    commit = config.parent.name  # the snapshot folder is named by the commit the config came from
     if pretrained:
-        # The weights come from the very commit the config came from (the snapshot folder is named by it).
-        hub_download(repo_id, WEIGHTS_NAME, config.parent.name, cache_dir)
+        hub_download(repo_id, WEIGHTS_NAME, commit, cache_dir)  # the weights of that very commit
     model = load_pretrained(config.parent, pretrained=pretrained, **kwargs)
-    model.pretrained_source = f"hf-hub:{repo_id}@{config.parent.name}"
+    if model.pretrained_cfg is not None:
+        model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, repo_id=repo_id, revision=commit)
+    model.pretrained_source = f"hf-hub:{repo_id}@{commit}"
     return model
 
 
@@ -162,7 +165,8 @@ def locate_weight(weight: WeightInfo, cache_dir=None, revision: str | None = Non
         verify_file(local, weight.sha256, weight.num_bytes)
         return local
     if weight.revision is None and revision is None:
-        places = ", ".join(str(d) for d in local_weight_dirs()) or f"none (${WEIGHTS_DIR_ENV} is unset and this is not a source checkout)"
+        places = ", ".join(str(d) for d in local_weight_dirs()) or (
+            f"none (${WEIGHTS_DIR_ENV} is unset and this is not a source checkout)")
         raise WeightsNotFoundError(
             f"{weight.name} is not published on the Hugging Face Hub yet ({weight.repo_id} has no pinned revision) "
             f"and no local folder holds {weight.name}/{weight.filename} (looked in: {places}). To fix it: use a "
@@ -174,15 +178,17 @@ def locate_weight(weight: WeightInfo, cache_dir=None, revision: str | None = Non
         verify_file(path, weight.sha256, weight.num_bytes)
     else:
         # Another revision than the pinned one holds other bytes: check them against that revision's config.json.
-        config = json.loads(hub_download(weight.repo_id, CONFIG_NAME, path.parent.name, cache_dir, weight.name).read_text())
+        config_path = hub_download(weight.repo_id, CONFIG_NAME, path.parent.name, cache_dir, weight.name)
+        config = json.loads(config_path.read_text())
         record = config.get("files", {}).get(weight.filename, {})
         verify_file(path, record.get("sha256"), record.get("num_bytes"))
     return path
 
 
 def load_checkpoint(model: nn.Module, checkpoint_path: str | Path, weight: WeightInfo | None, name: str) -> None:
-    """Load an explicit checkpoint (a file, or a ``save_pretrained`` folder) into ``model``, verified when its
-    sha256 is known: recorded in a config.json beside it, or equal to the registered weight's."""
+    """Load an explicit checkpoint (a file, or a ``save_pretrained`` folder) into ``model``, verified when a
+    config.json beside it records its sha256 and size; a file of your own without records loads as it is (still
+    strictly, with the architecture check and the declared adaptations)."""
     path = Path(checkpoint_path).expanduser()
     config_path = path / CONFIG_NAME if path.is_dir() else path.with_name(CONFIG_NAME)
     if path.is_dir():

@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mmzoo.adapt import check_architecture, check_overrides, load_weights, read_weights, report_adaptations
-from mmzoo.pretrained import InputSpec
+from mmzoo.pretrained import InputSpec, WeightInfo
 from mmzoo.registry import model_entrypoint
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "save_pretrained",
     "load_pretrained",
     "load_file_into",
+    "folder_weight_info",
 ]
 
 CONFIG_NAME = "config.json"
@@ -138,7 +139,8 @@ def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) 
     """Rebuild the model saved in ``folder`` and, if ``pretrained``, load its verified weights (as timm's
     ``local-dir:``: without ``pretrained`` only the architecture comes from the folder).
 
-    ``kwargs`` override the saved constructor kwargs. With ``pretrained`` only the declared adaptations are
+    The model carries ``pretrained_cfg``: the folder's published-weight metadata (``mmzoo export`` folders), else
+    None. ``kwargs`` override the saved constructor kwargs. With ``pretrained`` only the declared adaptations are
     allowed (``num_outputs``: fresh head; ``rgb_channels`` / ``lidar_channels``: adapted first convolution),
     reported in ``model.pretrained_adaptations`` and as a warning; anything else that would change what the
     weights mean is refused.
@@ -153,6 +155,7 @@ def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) 
         check_overrides(f"in {folder}", trained, kwargs, build=entrypoint)
     model = entrypoint(**{**trained, **kwargs})
     model.pretrained_adaptations = []
+    model.pretrained_cfg = folder_weight_info(config)
     if not pretrained:
         return model
     weights = folder / WEIGHTS_NAME
@@ -160,6 +163,16 @@ def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) 
     verify_file(weights, record.get("sha256"), record.get("num_bytes"))
     load_file_into(model, weights, source_spec=config.get("input_spec"), label=f"local-dir:{folder}")
     return model
+
+
+def folder_weight_info(config: dict[str, Any]) -> WeightInfo | None:
+    """The published-weight metadata a folder's config.json carries (``mmzoo export`` writes it), or None."""
+    described = config.get("pretrained_cfg")
+    if not isinstance(described, dict):
+        return None
+    record = config.get("files", {}).get(described.get("filename", WEIGHTS_NAME), {})
+    return WeightInfo.from_dict({**described, "revision": None, "sha256": record.get("sha256", ""),
+                                 "num_bytes": record.get("num_bytes", 0)})
 
 
 def load_file_into(

@@ -113,3 +113,5 @@ def test_bad_hub_names_are_refused():
     for name, message in (("hf-hub:noslash", "org/name"), ("hf-hub:a/b/c", "org/name"), ("hf-hub:org/x@", "empty revision")):
         with pytest.raises(ValueError, match=message):
             mmzoo.create(name)
+    with pytest.raises(ValueError, match="names revision 'a' but revision='b' was passed"):
+        mmzoo.create("hf-hub:org/x@a", revision="b")
