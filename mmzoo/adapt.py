@@ -102,14 +102,17 @@ def check_overrides(
     argument the weights did not record is accepted only if it restates the default: with ``build`` (the
     constructor) both variants are built and must have the same layers and input spec.
     """
-    changed = {k: v for k, v in requested.items() if k not in ADAPTABLE_KWARGS and (k not in trained or trained[k] != v)}
+    changed = {k: v for k, v in requested.items()
+               if k not in ADAPTABLE_KWARGS and (k not in trained or trained[k] != v)}
     if not changed:
         return
     if build is not None and not any(k in trained for k in changed):
         plain, restated = build(**trained), build(**{**trained, **changed})
-        if repr(plain) == repr(restated) and getattr(plain, "input_spec", None) == getattr(restated, "input_spec", None):
+        same_spec = getattr(plain, "input_spec", None) == getattr(restated, "input_spec", None)
+        if repr(plain) == repr(restated) and same_spec:
             return
-    shown = ", ".join(f"{k}={v!r}" + (f" (trained with {trained[k]!r})" if k in trained else "") for k, v in changed.items())
+    shown = ", ".join(f"{k}={v!r}" + (f" (trained with {trained[k]!r})" if k in trained else "")
+                      for k, v in changed.items())
     raise ValueError(
         f"cannot load the pretrained weights {name} into a model built with {shown}: only "
         f"{', '.join(ADAPTABLE_KWARGS)} can be adapted; build it with pretrained=False to train that variant"
@@ -158,6 +161,65 @@ def _fit_message(model: nn.Module, source: str, missing, unexpected, mismatched)
             + " (only another num_outputs or input channel count can be adapted)")
 
 
+def _adapt_head(model: nn.Module, state: Mapping, expected: Mapping, mismatched: set, adapted: dict) -> list[str]:
+    """Another number of outputs: keep the model's fresh head (only its output dimension may differ)."""
+    head = _head_linear(model)
+    keys = {f"{head}.weight", f"{head}.bias"} & mismatched if head else set()
+    weight = f"{head}.weight"
+    if not keys or state[weight].shape[1:] != expected[weight].shape[1:] \
+            or any(state[k].shape[0] == expected[k].shape[0] for k in keys):
+        return []
+    for key in (f"{head}.weight", f"{head}.bias"):
+        adapted[key] = expected[key].clone()
+    mismatched -= keys
+    return [f"head {head}: {state[weight].shape[0]} -> {model.num_outputs} outputs, freshly initialised "
+            "(train it before use)"]
+
+
+def _adapt_first_convs(model: nn.Module, state: Mapping, expected: Mapping, mismatched: set, adapted: dict,
+                       source_spec: InputSpec | None) -> list[str]:
+    """Another input channel count: adapt each modality's slice of the convolutions that read the inputs."""
+    target_spec = getattr(model, "input_spec", None)
+    reports = []
+    for key in sorted(mismatched):
+        old, new = state[key], expected[key]
+        if target_spec is None or old.ndim != 4 or old.shape[0] != new.shape[0] or old.shape[2:] != new.shape[2:]:
+            continue
+        slices_new = _input_slices(model, key, target_spec)
+        slices_old = _input_slices(model, key, source_spec) if source_spec is not None else None
+        if slices_old is None and slices_new is not None and len(slices_new) == 1:
+            slices_old = [(slices_new[0][0], old.shape[1])]  # one modality: the file says its channel count
+        if not slices_new or not slices_old or sum(c for _, c in slices_old) != old.shape[1] \
+                or sum(c for _, c in slices_new) != new.shape[1]:
+            continue
+        pieces = torch.split(old, [c for _, c in slices_old], dim=1)
+        pairs = list(zip(slices_old, slices_new, strict=True))
+        adapted[key] = torch.cat([adapt_input_conv(p, c) for p, (_, (_, c)) in zip(pieces, pairs, strict=True)], 1)
+        mismatched.discard(key)
+        changes = ", ".join(f"{m} {co} -> {cn} channels" for (m, co), (_, cn) in pairs if co != cn)
+        reports.append(f"first convolution {key.rsplit('.', 1)[0]}: {changes}, kernels adapted "
+                       "(summed for 1 channel, else repeated or cut and rescaled)")
+    return reports
+
+
+def _adapt_buffers(model: nn.Module, expected: Mapping, mismatched: set, adapted: dict,
+                   source_spec: InputSpec | None) -> list[str]:
+    """Buffers derive from constructor arguments (e.g. the LiDAR gain per channel): with another channel count
+    the freshly built model's own buffer is the right one."""
+    spec = getattr(model, "input_spec", None)
+    if spec is None or source_spec is None or \
+            (source_spec.rgb_channels, source_spec.lidar_channels) == (spec.rgb_channels, spec.lidar_channels):
+        return []
+    buffers = dict(model.named_buffers())
+    reports = []
+    for key in sorted(k for k in mismatched if k in buffers):
+        adapted[key] = expected[key].clone()
+        mismatched.discard(key)
+        reports.append(f"buffer {key}: rebuilt for {tuple(expected[key].shape)} from the constructor arguments "
+                       "(the file's is for another channel count)")
+    return reports
+
+
 def load_weights(
     model: nn.Module,
     state: Mapping[str, torch.Tensor],
@@ -182,45 +244,9 @@ def load_weights(
     adapted: dict[str, torch.Tensor] = {}
     adaptations: list[str] = []
     if not missing and not unexpected and mismatched:
-        head = _head_linear(model)
-        head_keys = {f"{head}.weight", f"{head}.bias"} if head else set()
-        if head_keys & mismatched and all(state[k].shape[0] != expected[k].shape[0] for k in head_keys & mismatched) \
-                and state[f"{head}.weight"].shape[1:] == expected[f"{head}.weight"].shape[1:]:
-            for key in head_keys:
-                adapted[key] = expected[key].clone()
-            mismatched -= head_keys
-            adaptations.append(f"head {head}: {state[f'{head}.weight'].shape[0]} -> {model.num_outputs} outputs, "
-                               "freshly initialised (train it before use)")
-        target_spec = getattr(model, "input_spec", None)
-        for key in sorted(mismatched):
-            old, new = state[key], expected[key]
-            if target_spec is None or old.ndim != 4 or old.shape[0] != new.shape[0] or old.shape[2:] != new.shape[2:]:
-                continue
-            slices_new = _input_slices(model, key, target_spec)
-            slices_old = _input_slices(model, key, source_spec) if source_spec is not None else None
-            if slices_old is None and slices_new is not None and len(slices_new) == 1:
-                slices_old = [(slices_new[0][0], old.shape[1])]  # one modality: the file says its channel count
-            if not slices_new or not slices_old or sum(c for _, c in slices_old) != old.shape[1] \
-                    or sum(c for _, c in slices_new) != new.shape[1]:
-                continue
-            pieces = torch.split(old, [c for _, c in slices_old], dim=1)
-            adapted[key] = torch.cat([adapt_input_conv(p, c) for p, (_, c) in zip(pieces, slices_new, strict=True)], 1)
-            mismatched.discard(key)
-            changes = ", ".join(f"{m} {co} -> {cn} channels" for (m, co), (_, cn) in zip(slices_old, slices_new, strict=True)
-                                if co != cn)
-            adaptations.append(f"first convolution {key.rsplit('.', 1)[0]}: {changes}, kernels adapted "
-                               "(summed for 1 channel, else repeated or cut and rescaled)")
-        # Buffers are derived from constructor arguments (e.g. the LiDAR gain per channel): with another channel
-        # count the freshly built model's own buffer is the right one.
-        buffers = dict(model.named_buffers())
-        channels_changed = target_spec is not None and source_spec is not None and (
-            (source_spec.rgb_channels, source_spec.lidar_channels) != (target_spec.rgb_channels, target_spec.lidar_channels))
-        for key in sorted(mismatched):
-            if channels_changed and key in buffers:
-                adapted[key] = expected[key].clone()
-                mismatched.discard(key)
-                adaptations.append(f"buffer {key}: rebuilt for {tuple(expected[key].shape)} from the constructor "
-                                   "arguments (the file's is for another channel count)")
+        adaptations += _adapt_head(model, state, expected, mismatched, adapted)
+        adaptations += _adapt_first_convs(model, state, expected, mismatched, adapted, source_spec)
+        adaptations += _adapt_buffers(model, expected, mismatched, adapted, source_spec)
     if missing or unexpected or mismatched:
         shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}" for k in sorted(mismatched)]
         raise ValueError(_fit_message(model, source, missing, unexpected, shapes))

@@ -58,7 +58,8 @@ def to_yaml(value: Any, indent: int = 0) -> str:
                 lines.append(f"{pad}{_scalar(key)}:")
                 lines.append(to_yaml(item, indent + (0 if isinstance(item, list) else 2)))
             else:
-                lines.append(f"{pad}{_scalar(key)}: {_empty(item) if isinstance(item, (dict, list)) else _scalar(item)}")
+                shown = _empty(item) if isinstance(item, (dict, list)) else _scalar(item)
+                lines.append(f"{pad}{_scalar(key)}: {shown}")
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, (dict, list)) and item:
@@ -132,18 +133,26 @@ def render_card(weight: WeightInfo, info: ArchInfo) -> str:
     spec = weight.input_spec or info.input_spec
     first, count = recipe.get("train_frames", 0), recipe.get("val_frames", 0)
     title = _dataset_title(weight)
-    hub_line = (f'model = mmzoo.create("hf-hub:{weight.repo_id}@{weight.revision}", pretrained=True)'
-                if weight.revision else f'model = mmzoo.create("hf-hub:{weight.repo_id}", pretrained=True)  # once published')
+    hub_name = f"{weight.repo_id}@{weight.revision}" if weight.revision else weight.repo_id
+    hub_line = f'model = mmzoo.create("hf-hub:{hub_name}", pretrained=True)'
+    hub_line += "" if weight.revision else "  # once published"
     lidar = (f"xyza from the depth map, {spec.xyza_formula} formula (`mmzoo.data.depth_to_xyza`)"
              if spec.lidar_format == "xyza" else "the raw depth map")
+    low, high = spec.rgb_range
+    rgb_line = f"{spec.rgb_format.upper()} as float in [{low:g}, {high:g}] (uint8 / 255, no mean or std)"
+    shape = f"{spec.height}, {spec.width}"
     recipe_rows = [(key, f"`{value}`") for key, value in recipe.items()]
     metric_rows = [(METRIC_LABELS.get(k, (k, k))[1], _format_metric(k, v)) for k, v in weight.metrics.items()]
     per_epoch = training.get("train_time_s", 0) / max(1, training.get("epochs", 1))
-    reproduce = training.get("command") or f"mmzoo export {weight.architecture} --recipe {weight.recipe} --tag {weight.tag}"
+    reproduce = training.get("command") or (
+        f"mmzoo export {weight.architecture} --recipe {weight.recipe} --tag {weight.tag}")
     kwargs = ", ".join(f"{k}={v!r}" for k, v in weight.model_kwargs.items()) or "the defaults"
     scale = weight.model_kwargs.get("lidar_scale", 1.0)
-    gain = ("" if scale == 1.0 else f"\n\nThe model multiplies LiDAR x, y, z by {scale:g} itself (`lidar_scale`, a fixed gain stored "
-            "with the weights, never applied to the hit mask): feed the raw values, do not scale them yourself.")
+    gain = "" if scale == 1.0 else (
+        f"\n\nThe model multiplies LiDAR x, y, z by {scale:g} itself (`lidar_scale`, a fixed gain stored with the "
+        "weights, never applied to the hit mask): feed the raw values, do not scale them yourself.")
+    selected = (f"{training.get('best_epoch')} of {training.get('epochs')} "
+                f"(selected by {recipe.get('select', 'val_loss')})")
     body = f"""# {weight.name}
 
 `{weight.architecture}` from mmzoo, an RGB + LiDAR fusion model zoo: {info.task}.
@@ -159,8 +168,8 @@ caster (`mmzoo.data.generate`), not on real camera or LiDAR recordings. Expect l
 
 `model(rgb, lidar)` with {spec.describe()}:
 
-- rgb: {spec.rgb_format.upper()} as float in [{spec.rgb_range[0]:g}, {spec.rgb_range[1]:g}] (uint8 / 255, no mean or std), shape (B, {spec.rgb_channels}, {spec.height}, {spec.width});
-- lidar: {lidar}, shape (B, {spec.lidar_channels}, {spec.height}, {spec.width}).{gain}
+- rgb: {rgb_line}, shape (B, {spec.rgb_channels}, {shape});
+- lidar: {lidar}, shape (B, {spec.lidar_channels}, {shape}).{gain}
 
 Output: {info.task}.
 
@@ -188,7 +197,7 @@ Reproduce: `{reproduce}`
 
 On the validation split: frames {first}..{first + count - 1} ({count} frames) of {title}, generated with
 data seed {recipe.get('data_seed')}, disjoint from the {first} training frames. The weights are those of epoch
-{training.get('best_epoch')} of {training.get('epochs')} (selected by {recipe.get('select', 'val_loss')}), evaluated in float32 on CPU.
+{selected}, evaluated in float32 on CPU.
 
 {_table(metric_rows, ("metric", "value"))}
 

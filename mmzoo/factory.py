@@ -18,7 +18,14 @@ from typing import Any
 from torch import nn
 
 from mmzoo.adapt import check_architecture, check_overrides
-from mmzoo.hub import WEIGHTS_DIR_ENV, WeightsNotFoundError, find_local_weight, hub_download, local_weight_dirs, parse_hub_name
+from mmzoo.hub import (
+    WEIGHTS_DIR_ENV,
+    WeightsNotFoundError,
+    find_local_weight,
+    hub_download,
+    local_weight_dirs,
+    parse_hub_name,
+)
 from mmzoo.pretrained import WeightInfo
 from mmzoo.registry import get_weights, model_entrypoint, split_model_name_tag
 from mmzoo.serialization import CONFIG_NAME, WEIGHTS_NAME, load_file_into, load_pretrained, verify_file
@@ -46,7 +53,8 @@ def parse_model_name(model_name: str) -> tuple[str, str]:
         if model_name.startswith(prefix):
             rest = model_name[len(prefix):]
             if not rest:
-                raise ValueError(f"{model_name!r} names no {'repo id' if prefix == 'hf-hub:' else 'folder'} after the prefix")
+                what = "repo id" if prefix == "hf-hub:" else "folder"
+                raise ValueError(f"{model_name!r} names no {what} after the prefix")
             return prefix[:-1], rest
     looks_like_path = any(sep in model_name for sep in ("/", "\\")) or model_name.startswith(("~", "."))
     if looks_like_path or os.path.isdir(model_name):

@@ -44,7 +44,8 @@ def read_index(path: str | Path = INDEX_PATH) -> dict[str, dict[str, Any]]:
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err}); regenerate it with `mmzoo export`") from None
     if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT or not isinstance(data.get("weights"), dict):
-        raise ValueError(f"{path} is not a pretrained index of format {INDEX_FORMAT}; regenerate it with `mmzoo export`")
+        raise ValueError(f"{path} is not a pretrained index of format {INDEX_FORMAT}; "
+                         "regenerate it with `mmzoo export`")
     for name, entry in data["weights"].items():
         arch, tag = split_model_name_tag(name)
         if (entry.get("architecture"), entry.get("tag")) != (arch, tag):
