@@ -187,6 +187,8 @@ def hub_download(
         raise WeightsNotFoundError(f"{repo_id} on {endpoint} has no revision {revision!r}") from None
     except EntryNotFoundError:
         raise WeightsNotFoundError(f"{repo_id} at revision {revision} has no file {filename}") from None
+    except HfHubHTTPError as err:  # 401 / 403 (gated, bad token) and the like: the client's message says which
+        raise WeightsNotFoundError(f"the Hub at {endpoint} refused {filename} of {repo_id}: {err}") from None
     try:
         return Path(hf_hub_download(**common))
     except HfHubHTTPError as err:
