@@ -57,6 +57,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "train_time_s": round(result.train_time_s, 2),
         "device": result.device,
     }
+    if result.world_size > 1:  # under torchrun every rank returns the same result; rank 0 alone reports it
+        if result.rank != 0:
+            return 0
+        summary["ranks"] = result.world_size
     print(json.dumps(summary) if args.json else "  ".join(f"{key}={value}" for key, value in summary.items()))
     return 0
 

@@ -1,5 +1,6 @@
 """mmzoo's training layer: recipes as data, the fast engine with per-epoch checkpoints, and the metrics."""
 from mmzoo.train.data import recipe_tensors
+from mmzoo.train.distributed import is_main_process, rank_and_world, single_process_env
 from mmzoo.train.engine import EngineOptions, FitResult, build_model, fit
 from mmzoo.train.metrics import METRIC_NAMES, evaluate, loss_function, primary_metric
 from mmzoo.train.recipes import RECIPES, Recipe, get_recipe, list_recipes
@@ -22,4 +23,7 @@ __all__ = [
     "device_name",
     "peak_memory",
     "resolve_device",
+    "rank_and_world",
+    "is_main_process",
+    "single_process_env",
 ]

@@ -7,6 +7,17 @@ under inference mode in large batches, and on CUDA bf16 autocast and ``torch.com
 None of this changes the recipe: the epochs, batch size, shuffling, schedule and checkpoint selection are the
 notebook's.
 
+Under ``torchrun`` (see :mod:`mmzoo.train.distributed`) the same call trains with DistributedDataParallel, and the
+recipe still holds: ``batch_size`` is the global batch. Every rank draws the same permutation from the shared
+seeded generator and takes its contiguous share of each global batch (``batch_size / world_size`` frames, shares
+differing by at most one); each rank's loss is weighted by its share, so DDP's gradient average is the gradient
+of the whole batch's mean loss, and each epoch runs the recipe's ``train_frames // batch_size`` optimiser steps
+with the recipe's schedule: N ranks compute the single-process run, up to floating-point summation order, and a
+run may resume with another number of ranks. Validation is sharded the same way and its sums are all-reduced, so
+every rank sees the metrics of the whole split and selects the same epoch. Only rank 0 writes the run folder and
+calls ``on_epoch``; rank 0 reads the checkpoint and sends it to every rank, so nodes need no shared disk. Times,
+throughput (samples of all ranks per second of rank 0's clock) and memory in the history are rank 0's.
+
 >>> from mmzoo.train import fit, get_recipe
 >>> result = fit("intermediate_cat_strided", get_recipe("assignment", train_frames=64, val_frames=32, epochs=1),
 ...              options=EngineOptions(progress=False))
@@ -15,9 +26,8 @@ notebook's.
 """
 from __future__ import annotations
 
-import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,9 +38,18 @@ from mmzoo.data.tensors import FusionTensors
 from mmzoo.factory import create
 from mmzoo.train.checkpoint import load_checkpoint, save_checkpoint
 from mmzoo.train.data import recipe_tensors
+from mmzoo.train.distributed import (
+    DistributedContext,
+    all_reduce_sums,
+    barrier,
+    broadcast_buffers,
+    broadcast_object,
+    setup,
+    wrap_model,
+)
 from mmzoo.train.metrics import evaluate, loss_function
 from mmzoo.train.recipes import Recipe, get_recipe
-from mmzoo.train.resources import peak_memory, reset_peak_memory, resolve_device, synchronize
+from mmzoo.train.resources import peak_memory, reset_peak_memory, synchronize
 
 __all__ = ["EngineOptions", "FitResult", "fit", "build_model"]
 
@@ -47,7 +66,9 @@ class EngineOptions:
         eval_batch_size: validation batch size (evaluation needs no gradients, so large batches are safe).
         deterministic: ask torch for deterministic kernels (CPU training is deterministic regardless).
         progress: show a progress bar per epoch.
-        threads: CPU threads for torch (None: torch's default, one per core).
+        threads: CPU threads for torch (None: torch's default, one per core; torchrun sets 1 per rank).
+        distributed: under ``torchrun`` (RANK / WORLD_SIZE set) join the job and train with DDP; False trains
+            alone in this process even then (e.g. the independent runs of a sweep).
     """
 
     device: str = "auto"
@@ -58,6 +79,7 @@ class EngineOptions:
     deterministic: bool = False
     progress: bool = True
     threads: int | None = None
+    distributed: bool = True
 
     def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
         if self.amp is None:
@@ -71,7 +93,11 @@ class EngineOptions:
 
 @dataclass
 class FitResult:
-    """What a run produced: the model (with the selected epoch's weights loaded), its history and summary."""
+    """What a run produced: the model (with the selected epoch's weights loaded), its history and summary.
+
+    Under torchrun every rank returns the same model, metrics and selected epoch; ``rank`` says which process this
+    is (only rank 0 should report or write) and ``world_size`` how many trained together.
+    """
 
     model: nn.Module
     recipe: Recipe
@@ -80,6 +106,8 @@ class FitResult:
     best: dict[str, float]
     device: str
     identity: dict[str, Any] = field(default_factory=dict)
+    rank: int = 0
+    world_size: int = 1
 
     @property
     def train_time_s(self) -> float:
@@ -129,6 +157,70 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
 
 
+def _rows(data: FusionTensors, start: int, stop: int) -> FusionTensors:
+    """Frames ``start .. stop - 1`` as views (no copy)."""
+    return replace(data, rgb=data.rgb[start:stop], lidar=data.lidar[start:stop], target=data.target[start:stop])
+
+
+def _check_world(recipe: Recipe, val: FusionTensors, context: DistributedContext) -> None:
+    if recipe.batch_size < context.world_size:
+        raise ValueError(
+            f"batch_size={recipe.batch_size} is smaller than the {context.world_size} ranks; batch_size is the "
+            "global batch and every rank needs at least one frame of it per step"
+        )
+    if len(val) < context.world_size:
+        raise ValueError(f"{len(val)} validation frames cannot be shared by {context.world_size} ranks")
+
+
+def _resume_state(run_dir: str | Path | None, identity: dict[str, Any], context: DistributedContext) -> dict | None:
+    """The run folder's checkpoint (None without one), read by rank 0 and sent to every rank; another run's
+    checkpoint is refused on every rank (rank 0's error, so no rank is left waiting)."""
+    if run_dir is None:
+        return None
+    failure = saved = None
+    if context.is_main:
+        try:
+            saved = load_checkpoint(run_dir)
+            if saved is not None and saved["identity"] != identity:
+                raise RuntimeError(
+                    f"{run_dir} holds a checkpoint of another run ({saved['identity']['architecture']}, recipe "
+                    f"{saved['identity']['recipe']['name']}, or other data or settings); use another run folder or "
+                    "delete its checkpoint.pt to start afresh"
+                )
+        except Exception as error:
+            if not context.enabled:
+                raise
+            failure, saved = error, None
+    message, saved = broadcast_object((None if failure is None else str(failure), saved), context)
+    if failure is not None:
+        raise failure
+    if message is not None:
+        raise RuntimeError(f"rank 0 could not resume from {run_dir}: {message}")
+    return saved
+
+
+def _validate(
+    model: nn.Module,
+    val: FusionTensors,
+    total: int,
+    recipe: Recipe,
+    options: EngineOptions,
+    device: torch.device,
+    memory_format: torch.memory_format,
+    autocast_dtype: torch.dtype | None,
+    context: DistributedContext,
+) -> dict[str, float]:
+    """Metrics over the whole validation split; under DDP ``val`` is this rank's share and the frame-weighted
+    sums of all shares are added up, so the result is the single-process one."""
+    metrics = evaluate(
+        model, val, recipe.task, recipe.loss, options.eval_batch_size, device, memory_format, autocast_dtype
+    )
+    if not context.enabled:
+        return metrics
+    sums = all_reduce_sums({key: value * len(val) for key, value in metrics.items()}, context)
+    return {key: value / total for key, value in sums.items()}
+
+
 def fit(
     model: str | nn.Module,
     recipe: Recipe | str,
@@ -154,13 +246,15 @@ def fit(
         on_epoch: called with each epoch's record (for progress reporting or early inspection).
     """
     recipe = get_recipe(recipe)
-    device = resolve_device(options.device)
+    context = setup(options.device, enabled=options.distributed)  # a single process outside torchrun
+    device = context.device
     if options.threads:
         torch.set_num_threads(options.threads)
     if options.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     autocast_dtype = options.autocast_dtype(device)
     train, val = data if data is not None else recipe_tensors(recipe, data_dir)
+    _check_world(recipe, val, context)
     if isinstance(model, str):
         model = build_model(model, recipe, train.target.shape[1], **model_kwargs)
     identity = _identity(model, recipe, train, val)
@@ -173,14 +267,8 @@ def fit(
     history: list[dict[str, Any]] = []
     best_state, best_epoch, best = None, -1, {}
 
-    saved = load_checkpoint(run_dir) if run_dir is not None else None
+    saved = _resume_state(run_dir, identity, context)
     if saved is not None:
-        if saved["identity"] != identity:
-            raise RuntimeError(
-                f"{run_dir} holds a checkpoint of another run ({saved['identity']['architecture']}, recipe "
-                f"{saved['identity']['recipe']['name']}, or other data or settings); use another run folder or "
-                "delete its checkpoint.pt to start afresh"
-            )
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -188,11 +276,20 @@ def fit(
         history, best_epoch, best = saved["history"], saved["best_epoch"], saved["best"]
         best_state = saved["best_state"]
 
-    step_model = torch.compile(model) if options.compile else model
+    train_model = wrap_model(model, context)  # DDP under torchrun: gradients averaged in backward()
+    step_model = torch.compile(train_model) if options.compile else train_model
+    # Evaluation bypasses DDP: its forward may run collectives, and ranks evaluate different numbers of batches.
+    eval_model = step_model if not context.enabled else (torch.compile(model) if options.compile else model)
     criterion = loss_function(recipe.loss)
     steps = recipe.steps_per_epoch()
+    # This rank's share of every global batch, and its loss weight: DDP averages the ranks' gradients, so
+    # weighting each rank's mean by (its frames x world size / batch size) makes that average the gradient of
+    # the whole batch's mean loss even when batch_size does not split evenly (the weight is 1.0 when it does).
+    share_start, share_stop = context.shard(recipe.batch_size)
+    share_weight = (share_stop - share_start) * context.world_size / recipe.batch_size
+    val_share = _rows(val, *context.shard(len(val))) if context.enabled else val
     reset_peak_memory(device)
-    progress = _progress(options.progress, recipe.epochs, len(history), model.arch_name)
+    progress = _progress(options.progress and context.is_main, recipe.epochs, len(history), model.arch_name)
     for epoch in range(len(history), recipe.epochs):
         model.train()
         synchronize(device)
@@ -201,12 +298,15 @@ def fit(
         loss_sum = torch.zeros((), device=device)
         lr = optimizer.param_groups[0]["lr"]
         for step in range(steps):
-            rgb, lidar, target = train.batch(order[step * recipe.batch_size : (step + 1) * recipe.batch_size])
+            batch = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
+            rgb, lidar, target = train.batch(batch[share_start:share_stop])
             rgb = rgb.contiguous(memory_format=memory_format)
             lidar = lidar.contiguous(memory_format=memory_format)
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 output = step_model(rgb, lidar)
             loss = criterion(output.float(), target)
+            if share_weight != 1.0:
+                loss = loss * share_weight
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -214,15 +314,18 @@ def fit(
             loss_sum += loss.detach()
         synchronize(device)
         train_time = time.perf_counter() - start
+        # The ranks' weighted batch losses add up to world_size x the batch's mean loss.
+        train_loss = all_reduce_sums({"loss": float(loss_sum)}, context)["loss"] / context.world_size / steps
         start = time.perf_counter()
-        metrics = evaluate(
-            step_model, val, recipe.task, recipe.loss, options.eval_batch_size, device, memory_format, autocast_dtype
+        broadcast_buffers(model, context)  # e.g. BatchNorm statistics, per rank after DDP's last step
+        metrics = _validate(
+            eval_model, val_share, len(val), recipe, options, device, memory_format, autocast_dtype, context
         )
         eval_time = time.perf_counter() - start
         record = {
             "epoch": epoch + 1,
             "lr": lr,
-            "train_loss": float(loss_sum) / steps,
+            "train_loss": train_loss,
             **{f"val_{key}": value for key, value in metrics.items()},
             "train_time_s": train_time,
             "eval_time_s": eval_time,
@@ -232,20 +335,23 @@ def fit(
         history.append(record)
         if recipe.select == "last" or best_epoch < 0 or metrics["loss"] < best["loss"]:
             best_state, best_epoch, best = _cpu_state(model), epoch + 1, metrics
-        if run_dir is not None:
+        if run_dir is not None and context.is_main:
             save_checkpoint(run_dir, {
                 "identity": identity, "history": history, "best_epoch": best_epoch, "best": best,
                 "best_state": best_state, "model": _cpu_state(model), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
             })
-        if on_epoch is not None:
+        if on_epoch is not None and context.is_main:
             on_epoch(record)
         progress.update(1)
         progress.set_postfix(loss=f"{record['train_loss']:.4f}", val_loss=f"{metrics['loss']:.4f}")
     progress.close()
     model.load_state_dict(best_state)
     model.eval()
-    return FitResult(model, recipe, history, best_epoch, dict(best), str(device), identity)
+    barrier(context)  # every rank returns after rank 0 has written its last checkpoint
+    return FitResult(
+        model, recipe, history, best_epoch, dict(best), str(device), identity, context.rank, context.world_size
+    )
 
 
 def _progress(enabled: bool, total: int, done: int, name: str):
