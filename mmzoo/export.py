@@ -64,6 +64,17 @@ def _finished(run_dir: Path | None, epochs: int) -> bool:
         return False
 
 
+def _training_device(history: list[dict], current: str) -> tuple[str, str]:
+    """The device a run trained on, and its name. The run's history records CUDA memory only when it trained on
+    a GPU but not the device's name, so a run reused on another kind of machine is described as what it was."""
+    on_gpu = any("cuda_peak_allocated_mib" in epoch for epoch in history)
+    if on_gpu and not current.startswith("cuda"):
+        return "cuda", "a CUDA GPU (the run did not record its name)"
+    if not on_gpu and current.startswith("cuda"):
+        return "cpu", "a CPU (the run did not record its name)"
+    return current, device_name(torch.device(current))
+
+
 def export_weights(
     model_name: str,
     recipe: str = "assignment",
@@ -112,9 +123,10 @@ def export_weights(
     metrics = evaluate(model, val, recipe_obj.task, recipe_obj.loss, device="cpu")
     name = f"{arch}.{tag}"
     history = result.history
+    device, hardware = _training_device(history, result.device)
     training = {
-        "device": result.device,
-        "device_name": device_name(torch.device(result.device)),
+        "device": device,
+        "device_name": hardware,
         "torch_version": torch.__version__.split("+")[0],
         "epochs": len(history),
         "best_epoch": result.best_epoch,
