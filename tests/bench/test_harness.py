@@ -79,11 +79,17 @@ def test_interrupted_row_resumes_from_its_checkpoint(tmp_path):
     assert row["history"][0]["train_time_s"] == first["train_time_s"]  # epoch 1 was not trained again
 
 
-def test_shards_give_the_rows_of_a_sequential_sweep(measured, tmp_path):
+def test_shards_give_the_rows_of_a_sequential_sweep(measured, tmp_path, monkeypatch):
     out, _ = measured
     table = BenchTable(**{**TINY.__dict__, "reference": ()})
+    # As two torchrun ranks would see it; the workers must train alone, not try to join that (absent) job.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "9")
     for rank in (0, 1):
-        run_table(table, out_dir=tmp_path, shard=(rank, 2), progress=False)
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("LOCAL_RANK", str(rank))
+        run_table(table, out_dir=tmp_path, progress=False)
     sharded = {(r["model"], r["seed"], r["loop"]): r for r in load_rows(tmp_path / "tiny")}
     sequential = {(r["model"], r["seed"], r["loop"]): r for r in load_rows(out / "tiny") if r["loop"] == "engine"}
     assert sharded.keys() == sequential.keys()
