@@ -93,11 +93,12 @@ def update_index(weight: WeightInfo, path: str | Path = INDEX_PATH, default: boo
 def register_index(path: str | Path = INDEX_PATH) -> list[str]:
     """Register every entry of the index with the registry (mmzoo does this on import); returns the names.
 
-    Default tags are registered first so that a bare architecture name resolves to them.
+    An entry marked ``default`` becomes what a bare architecture name loads, also over tags registered before.
     """
     entries = read_index(path)
     ordered = sorted(entries.items(), key=lambda item: (not item[1].get("default", False), item[0]))
     for _, entry in ordered:
         values = {key: value for key, value in entry.items() if key != "default"}
-        register_weights(entry["architecture"], WeightInfo.from_dict(values), override=True)
+        register_weights(entry["architecture"], WeightInfo.from_dict(values), default=bool(entry.get("default")),
+                         override=True)
     return [name for name, _ in ordered]

@@ -43,7 +43,7 @@ def local_weight(tmp_path, monkeypatch, clean_registry):
     """A registered, unpublished weight whose file lies in a folder named by MMZOO_WEIGHTS_DIR."""
     model = seeded(seed=1)
     folder = mmzoo.save_pretrained(model, tmp_path / "weights" / NAME)
-    registry.register_weights(ARCH, weight_for(folder / WEIGHTS_NAME, model))
+    registry.register_weights(ARCH, weight_for(folder / WEIGHTS_NAME, model), default=True)
     monkeypatch.setenv(mmzoo.hub.WEIGHTS_DIR_ENV, str(tmp_path / "weights"))
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing may be downloaded in these tests
     return model, folder / WEIGHTS_NAME
