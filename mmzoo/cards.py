@@ -14,6 +14,9 @@ from mmzoo.pretrained import ArchInfo, WeightInfo
 
 __all__ = ["to_yaml", "front_matter", "render_card", "render_basic_card", "METRIC_LABELS"]
 
+#: Human names of the license ids the Hub uses in front matter.
+_LICENSE_NAMES = {"apache-2.0": "Apache License 2.0", "mit": "MIT License"}
+
 #: How each metric is named in cards: (model-index type, readable name).
 METRIC_LABELS = {
     "accuracy": ("accuracy", "validation accuracy"),
@@ -208,7 +211,7 @@ Trained on {training.get('device_name', 'unknown')} with torch {training.get('to
 
 ## License
 
-{weight.license.upper()}.
+{_LICENSE_NAMES.get(weight.license, weight.license)}, like the mmzoo code.
 """
     return "---\n" + to_yaml(front_matter(weight, info)) + "\n---\n\n" + body
 

@@ -87,7 +87,7 @@ def export_weights(
     model_kwargs: dict[str, Any] | None = None,
     index: str | Path | None | bool = True,
     org: str = HUB_ORG,
-    license: str = "mit",
+    license: str = "apache-2.0",
 ) -> ExportResult:
     """Train ``model_name`` with ``recipe`` (or reuse the finished run in ``run_dir``), evaluate it on the recipe's
     validation split on CPU, and write ``<out>/<arch>.<tag>/``.

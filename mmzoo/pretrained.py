@@ -130,7 +130,7 @@ class WeightInfo:
         recipe: the training recipe's name; ``recipe_config`` every field of it (data seed, frames, epochs...).
         model_kwargs: the constructor arguments the weights were trained with (``create`` builds with them).
         input_spec: what the inputs must look like.
-        license: the weights' license (an SPDX-like id as the Hub uses, e.g. ``mit``).
+        license: the weights' license (an SPDX-like id as the Hub uses, e.g. ``apache-2.0``).
         training: how the run went (device, train time, epochs, selected epoch), for the model card.
         architecture: the architecture name (filled in by ``register_weights``).
     """
@@ -150,7 +150,7 @@ class WeightInfo:
     recipe_config: dict[str, Any] = field(default_factory=dict)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     input_spec: InputSpec | None = None
-    license: str = "mit"
+    license: str = "apache-2.0"
     training: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
     architecture: str = ""
