@@ -68,7 +68,7 @@ def test_the_card_has_model_index_results_and_says_what_it_was_trained_on(export
     root, _, row = exported
     text = (root / "weights" / f"{ARCH}.shapes_v1" / "README.md").read_text()
     meta = yaml.safe_load(text.split("---\n")[1])
-    assert meta["library_name"] == "mmzoo" and meta["license"] == "mit" and "synthetic-data" in meta["tags"]
+    assert meta["library_name"] == "mmzoo" and meta["license"] == "apache-2.0" and "synthetic-data" in meta["tags"]
     results = ModelCard(text).data.eval_results
     assert {r.metric_type: r.metric_value for r in results} == {"accuracy": row["val_accuracy"], "loss": row["val_loss"]}
     assert {r.dataset_split for r in results} == {"validation"} and results[0].dataset_config == "1.0"

@@ -25,22 +25,15 @@ from typing import Any, Iterator
 
 from mmzoo.bench.report import write_reports
 from mmzoo.bench.tables import BenchTable, get_table
+from mmzoo.train.distributed import rank_and_world, single_process_env
 from mmzoo.train.recipes import get_recipe
 
 __all__ = ["run_table", "table_jobs", "load_rows", "shard_from_env"]
 
-_TORCHRUN_VARIABLES = {
-    "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE",
-    "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS",
-}
-
 
 def shard_from_env() -> tuple[int, int]:
     """``(rank, world_size)`` of a torchrun (or similar) job from the environment; ``(0, 1)`` outside one."""
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    if not 0 <= rank < world:
-        raise ValueError(f"RANK={rank} is outside WORLD_SIZE={world}")
-    return rank, world
+    return rank_and_world()
 
 
 def _slug(text: str) -> str:
@@ -105,7 +98,7 @@ def _report(table: BenchTable, table_dir: Path, task: str) -> dict[str, Path]:
 
 def _launch(job: dict[str, Any], row_path: Path, device: str | None, options: dict[str, Any]) -> subprocess.Popen:
     # A sweep's rows are independent runs: a worker must not join the torchrun job its parent belongs to.
-    env = {key: value for key, value in os.environ.items() if key not in _TORCHRUN_VARIABLES}
+    env = single_process_env()
     opts = {**options, "distributed": False}
     if device is not None and device.startswith("cuda:"):
         env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]  # each worker sees only its GPU, as cuda:0
