@@ -19,11 +19,15 @@ from mmzoo.bench import TABLES, run_table
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-ORDER = ("quick", "assignment-scaled", "assignment", "course")
+ORDER = ("quick", "assignment-scaled", "assignment", "course")  # the default run order
 
 
 def readme_block(table: str) -> str | None:
-    """The Markdown a table contributes to the README: its results.md without the title line."""
+    """The Markdown a table contributes to the README: its results.md without the title line.
+
+    ``table`` is a folder under benchmarks/results/: a table name, or ``<machine>/<table>`` for tables measured
+    elsewhere (e.g. ``gpu-h100/assignment``).
+    """
     path = RESULTS / table / "results.md"
     if not path.is_file():
         return None
@@ -31,13 +35,13 @@ def readme_block(table: str) -> str | None:
 
 
 def update_readme(readme: Path = ROOT / "README.md") -> list[str]:
-    """Replace every ``<!-- bench:NAME -->`` ... ``<!-- /bench:NAME -->`` block with the table's results."""
+    """Replace every ``<!-- bench:NAME -->`` ... ``<!-- /bench:NAME -->`` block with that table's results."""
     text = readme.read_text()
     done = []
-    for table in ORDER:
+    for table in dict.fromkeys(re.findall(r"<!-- bench:([\w./-]+) -->", text)):
         block = readme_block(table)
         pattern = re.compile(rf"(<!-- bench:{re.escape(table)} -->\n).*?(<!-- /bench:{re.escape(table)} -->)", re.S)
-        if block is not None and pattern.search(text):
+        if block is not None:
             text = pattern.sub(lambda m: m.group(1) + block + m.group(2), text)
             done.append(table)
     readme.write_text(text)
@@ -48,12 +52,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", nargs="+", default=list(ORDER), choices=sorted(TABLES))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--machine", help="write under benchmarks/results/MACHINE/ (e.g. gpu-h100) instead of benchmarks/results/"
+    )
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"), help="engine checkpoints (not committed)")
     parser.add_argument("--readme-only", action="store_true")
     args = parser.parse_args()
     if not args.readme_only:
         for table in args.tables:
-            run_table(table, out_dir=RESULTS, runs_dir=args.runs_dir, overrides=tuple(args.overrides))
+            out_dir = RESULTS / args.machine if args.machine else RESULTS
+            run_table(table, out_dir=out_dir, runs_dir=args.runs_dir, overrides=tuple(args.overrides))
     print("README tables updated:", ", ".join(update_readme()) or "none")
 
 

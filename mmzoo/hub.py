@@ -15,6 +15,8 @@ huggingface_hub is imported only when a download is needed, so ``import mmzoo`` 
 """
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import re
 from pathlib import Path
@@ -199,19 +201,32 @@ class _Unreachable(Exception):
     pass
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The network errors of whichever HTTP client this huggingface_hub uses: httpx2 (2.x) or httpx (1.x)."""
+    errors: list[type[BaseException]] = []
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
 def _probe(repo_id: str, filename: str, revision: str, endpoint: str) -> None:
     """One HEAD request without retries: raises ``_Unreachable`` for network errors and server errors, or the
     client's RepositoryNotFound / RevisionNotFound / EntryNotFound errors."""
-    import httpx2 as httpx  # huggingface_hub 2.x's HTTP client
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     timeout = constants.HF_HUB_ETAG_TIMEOUT if constants.HF_HUB_ETAG_TIMEOUT != constants.DEFAULT_ETAG_TIMEOUT \
         else PROBE_TIMEOUT_S
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
+    kwargs = {"timeout": timeout, "endpoint": endpoint}
+    if "retry_on_errors" in inspect.signature(get_hf_file_metadata).parameters:
+        kwargs["retry_on_errors"] = False  # huggingface_hub >= 1.0 retries server errors unless told not to
     try:
-        get_hf_file_metadata(url, timeout=timeout, endpoint=endpoint, retry_on_errors=False)
-    except (httpx.TransportError, OfflineModeIsEnabled, OSError) as err:
+        get_hf_file_metadata(url, **kwargs)
+    except (*_transport_errors(), OfflineModeIsEnabled, OSError) as err:
         if isinstance(err, HfHubHTTPError) and not _server_side(err):
             raise
         raise _Unreachable(f"{type(err).__name__}: {err}") from None

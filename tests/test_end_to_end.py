@@ -10,7 +10,9 @@ from mmzoo.data import generate, to_tensors
 def test_shapes_frames_feed_an_assignment_model_that_fits_them():
     torch.manual_seed(0)
     data = to_tensors(generate("shapes", 16, seed=3), lidar="xyza", formula="assignment")
-    model = mmzoo.create("intermediate_cat_strided")
+    # hadamard fusion learns this tiny set from any seed; cat fusion with raw-scale LiDAR can stall at ln 2
+    # (the exact-recipe behaviour the benchmark tables document), which made this test hardware-dependent.
+    model = mmzoo.create("intermediate_hadamard_strided")
     assert data.metadata["xyza_formula"] == model.input_spec.xyza_formula
     rgb, lidar, target = data.batch(slice(None))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

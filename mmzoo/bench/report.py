@@ -22,7 +22,7 @@ CSV_COLUMNS = (
     "val_position_error", "val_mse", "train_time_s", "epoch_time_s", "train_samples_per_s", "train_gflops_per_sample",
     "achieved_gflops_s", "matmul_gflops_s", "fraction_of_peak", "inference_gflops_per_sample",
     "inference_samples_per_s", "latency_ms", "peak_rss_mib", "cuda_peak_allocated_mib", "cuda_peak_reserved_mib",
-    "device", "torch", "dtype", "channels_last",
+    "device", "torch", "dtype", "channels_last", "accelerations",
 )
 _MEAN_KEYS = (
     "params", "val_loss", "val_accuracy", "val_position_error", "val_mse", "train_time_s", "epoch_time_s",
@@ -158,7 +158,12 @@ def write_reports(out_dir: Path, table: dict[str, Any], rows: list[dict[str, Any
     if rows:
         fields = {k: v for k, v in rows[0]["recipe_fields"].items() if k not in ("name", "seed")}
         text += f"Recipe `{rows[0]['recipe']}` as run: " + ", ".join(f"{k}={v}" for k, v in fields.items()) + ".  \n"
-        text += f"Machine: {rows[0]['device']}, torch {rows[0]['torch']}, {rows[0]['dtype']}.\n\n"
+        engine = next((row for row in rows if row["loop"] == "engine"), rows[0])
+        settings = ", ".join(
+            part for part in (engine["dtype"], "channels_last" if engine.get("channels_last") else "NCHW",
+                              engine.get("accelerations")) if part
+        )
+        text += f"Machine: {engine['device']}, torch {engine['torch']}; engine: {settings}.\n\n"
     text += markdown_table(summary, task)
     for ratio in ratios:
         text += (

@@ -30,11 +30,21 @@ def _train(job: dict[str, Any], recipe: Recipe, options: EngineOptions) -> tuple
     if job["loop"] == "reference":
         train, val = recipe_frames(recipe, job.get("data_dir"))
         torch.set_num_threads(options.threads or torch.get_num_threads())
-        out = reference_fit(job["model"], recipe, train, val, **kwargs)
+        out = reference_fit(job["model"], recipe, train, val, device=resolve_device(options.device), **kwargs)
         return out["model"], {"history": out["history"], "best_epoch": out["best_epoch"], "best": out["best"]}
     data = recipe_tensors(recipe, job.get("data_dir"))
     result = fit(job["model"], recipe, data=data, run_dir=job.get("run_dir"), options=options, **kwargs)
     return result.model, {"history": result.history, "best_epoch": result.best_epoch, "best": result.best}
+
+
+def _accelerations(options: EngineOptions, device: torch.device) -> str:
+    """The engine's optional speed-ups a row ran with, as a short label ('' for none)."""
+    parts = []
+    if options.uses_cuda_graphs(device):
+        parts.append("cuda graphs")
+    if options.compile:
+        parts.append("compile" if options.compile is True else f"compile {options.compile}")
+    return ", ".join(parts)
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -86,8 +96,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "device": device_name(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "dtype": "bfloat16 autocast" if options.amp == "bf16" else "float32",
+        "dtype": "bfloat16 autocast" if options.amp == "bf16" and job["loop"] == "engine" else "float32",
         "channels_last": bool(options.channels_last and job["loop"] == "engine"),
+        "accelerations": _accelerations(options, device) if job["loop"] == "engine" else "",
         "history": history,
     }
 

@@ -26,7 +26,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                   f"{' ' + ' '.join(table.overrides) if table.overrides else ''}: {table.title}")
         return 0
     name = "quick" if args.quick else args.table
-    options = {"device": args.device, "channels_last": args.channels_last, "amp": args.amp, "compile": args.compile}
+    options = {"device": args.device, "channels_last": args.channels_last, "amp": args.amp, "compile": args.compile,
+               "cuda_graphs": args.cuda_graphs}
     if args.threads:
         options["threads"] = args.threads
     paths = run_table(

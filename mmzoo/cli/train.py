@@ -30,7 +30,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """Device and speed flags (they never change what is trained, only how fast)."""
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--amp", choices=["bf16"], help="bfloat16 autocast on CUDA")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model (helps on CUDA)")
+    parser.add_argument(
+        "--compile", nargs="?", const=True, default=False, metavar="MODE",
+        help="torch.compile the model; optional mode, e.g. reduce-overhead (pays on long CUDA runs)",
+    )
+    parser.add_argument(
+        "--cuda-graphs", action="store_true",
+        help="replay each training step's forward and backward as CUDA graphs (small models on a GPU)",
+    )
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false", help="keep NCHW")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
 
@@ -42,6 +49,7 @@ def recipe_from_args(args: argparse.Namespace):
 def options_from_args(args: argparse.Namespace, progress: bool = True) -> EngineOptions:
     return EngineOptions(
         device=args.device, channels_last=args.channels_last, amp=args.amp, compile=args.compile,
+        cuda_graphs=args.cuda_graphs,
         threads=args.threads, progress=progress,
     )
 

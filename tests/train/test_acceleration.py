@@ -1,0 +1,56 @@
+"""The engine's optional accelerations: checked everywhere, and on a CUDA machine run against eager training.
+
+CI has no GPU, so the CUDA tests skip there; they ran on the lent H100 (see the README's GPU section).
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mmzoo.train import EngineOptions, fit, get_recipe, recipe_tensors
+from mmzoo.train.acceleration import compile_mode, graph_training_step
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+TINY = dict(train_frames=96, val_frames=64, epochs=3)
+
+
+def test_compile_modes_are_checked_up_front():
+    assert compile_mode(True) is None
+    assert compile_mode("reduce-overhead") == "reduce-overhead"
+    with pytest.raises(ValueError, match="reduce-overhead"):
+        EngineOptions(compile="fastest")
+
+
+def test_cuda_graphs_refuse_a_cpu_device():
+    recipe = get_recipe("assignment", **TINY)
+    with pytest.raises(ValueError, match="cuda_graphs needs a CUDA device"):
+        fit("intermediate_cat", recipe, options=EngineOptions(device="cpu", cuda_graphs=True, progress=False))
+    model = torch.nn.Conv2d(3, 3, 1)
+    with pytest.raises(ValueError, match="CUDA device"):
+        graph_training_step(model, (torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)))
+
+
+@CUDA
+@pytest.mark.parametrize("model", ["intermediate_cat", "late_fusion_strided", "course_rgb_only"])
+def test_cuda_graphs_train_like_eager(model):
+    recipe = get_recipe("assignment" if not model.startswith("course") else "course", **TINY)
+    data = recipe_tensors(recipe)
+    runs = {}
+    for graphs in (False, True):
+        options = EngineOptions(device="cuda", cuda_graphs=graphs, progress=False, deterministic=True)
+        runs[graphs] = fit(model, recipe, data=data, options=options)
+    eager, graphed = runs[False].history, runs[True].history
+    for a, b in zip(eager, graphed, strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-3, abs=1e-4)
+        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-3, abs=1e-4)
+    # The model handed back is the plain one: its forward is not the captured graph.
+    assert "forward" not in vars(runs[True].model)
+
+
+@CUDA
+def test_bf16_autocast_trains_on_cuda():
+    recipe = get_recipe("assignment", **TINY)
+    result = fit("intermediate_cat", recipe, options=EngineOptions(device="cuda", amp="bf16", progress=False))
+    losses = [r["train_loss"] for r in result.history]
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert result.history[-1]["cuda_peak_allocated_mib"] > 0
