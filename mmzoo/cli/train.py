@@ -35,8 +35,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch.compile the model; optional mode, e.g. reduce-overhead (pays on long CUDA runs)",
     )
     parser.add_argument(
-        "--cuda-graphs", action="store_true",
-        help="replay each training step's forward and backward as CUDA graphs (small models on a GPU)",
+        "--cuda-graphs", action=argparse.BooleanOptionalAction, default=None,
+        help="replay each training step's forward and backward as CUDA graphs (default: on for one CUDA device "
+        "without --compile; --no-cuda-graphs turns them off)",
     )
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false", help="keep NCHW")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")

@@ -54,3 +54,18 @@ def test_bf16_autocast_trains_on_cuda():
     losses = [r["train_loss"] for r in result.history]
     assert all(torch.isfinite(torch.tensor(losses)))
     assert result.history[-1]["cuda_peak_allocated_mib"] > 0
+
+
+@pytest.mark.parametrize(
+    "flags, expected", [([], (None, False)), (["--cuda-graphs"], (True, False)),
+                        (["--no-cuda-graphs"], (False, False)), (["--compile", "reduce-overhead"], (None, "reduce-overhead"))]
+)
+def test_command_line_leaves_cuda_graphs_to_the_engine_unless_told(flags, expected):
+    from mmzoo.cli import build_parser
+    from mmzoo.cli.train import options_from_args
+
+    options = options_from_args(build_parser().parse_args(["train", "intermediate_cat", *flags]))
+    assert (options.cuda_graphs, options.compile) == expected
+    cuda = torch.device("cuda")
+    assert options.uses_cuda_graphs(cuda) == (expected == (None, False) or expected[0] is True)
+    assert not options.uses_cuda_graphs(cuda, distributed=True) or expected[0] is True
