@@ -45,8 +45,8 @@ def measure(name: str, model: str, recipe, data, device: str, model_kwargs: dict
         result = fit(model, recipe, data=data, options=options, **model_kwargs)
         history, best = result.history, result.best
     wall = time.perf_counter() - start
-    steps = recipe.steps_per_epoch() * recipe.batch_size
-    rates = [steps / r["train_time_s"] for r in history[1:]] or [steps / history[0]["train_time_s"]]
+    samples = recipe.steps_per_epoch() * recipe.batch_size  # per epoch
+    rates = [samples / r["train_time_s"] for r in history[1:] or history]
     return {
         "config": name,
         "wall_s": wall,

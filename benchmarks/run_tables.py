@@ -59,8 +59,8 @@ def main() -> None:
     parser.add_argument("--readme-only", action="store_true")
     args = parser.parse_args()
     if not args.readme_only:
+        out_dir = RESULTS / args.machine if args.machine else RESULTS
         for table in args.tables:
-            out_dir = RESULTS / args.machine if args.machine else RESULTS
             run_table(table, out_dir=out_dir, runs_dir=args.runs_dir, overrides=tuple(args.overrides))
     print("README tables updated:", ", ".join(update_readme()) or "none")
 

@@ -95,10 +95,16 @@ class EngineOptions:
             compile_mode(self.compile)  # an unknown mode fails here, not minutes into a run
 
     def uses_cuda_graphs(self, device: torch.device, distributed: bool = False) -> bool:
-        """Whether training on ``device`` replays CUDA graphs (``cuda_graphs=None`` decides by where it applies)."""
-        if self.cuda_graphs is None:
-            return device.type == "cuda" and not distributed and not self.compile
-        return self.cuda_graphs
+        """Whether training on ``device`` replays CUDA graphs (``cuda_graphs=None`` decides by where they apply;
+        ``cuda_graphs=True`` where they cannot apply is an error)."""
+        applies = device.type == "cuda" and not distributed and not self.compile
+        if self.cuda_graphs and not applies:
+            if self.compile:
+                raise ValueError(
+                    "cuda_graphs and compile are alternatives; for compiled graphs use compile='reduce-overhead'"
+                )
+            raise ValueError("cuda_graphs needs a CUDA device and a single process (not DDP); turn it off")
+        return applies if self.cuda_graphs is None else self.cuda_graphs
 
     def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
         if self.amp is None:
@@ -387,10 +393,6 @@ def _step_models(
 ) -> tuple[nn.Module, nn.Module]:
     """The module each training step calls and the one validation calls (see ``mmzoo.train.acceleration``)."""
     if options.uses_cuda_graphs(device, context.enabled):
-        if device.type != "cuda" or context.enabled:
-            raise ValueError("cuda_graphs needs a CUDA device and a single process (not DDP); turn it off")
-        if options.compile:
-            raise ValueError("cuda_graphs and compile are alternatives; for compiled graphs use compile='reduce-overhead'")
         rgb, lidar, _ = train.batch(torch.arange(share, device=train.device))
         example = (rgb.contiguous(memory_format=memory_format), lidar.contiguous(memory_format=memory_format))
         model.train()

@@ -19,6 +19,8 @@ def test_compile_modes_are_checked_up_front():
     assert compile_mode("reduce-overhead") == "reduce-overhead"
     with pytest.raises(ValueError, match="reduce-overhead"):
         EngineOptions(compile="fastest")
+    with pytest.raises(ValueError, match="alternatives"):
+        EngineOptions(compile=True, cuda_graphs=True).uses_cuda_graphs(torch.device("cuda"))
 
 
 def test_cuda_graphs_refuse_a_cpu_device():
@@ -68,4 +70,8 @@ def test_command_line_leaves_cuda_graphs_to_the_engine_unless_told(flags, expect
     assert (options.cuda_graphs, options.compile) == expected
     cuda = torch.device("cuda")
     assert options.uses_cuda_graphs(cuda) == (expected == (None, False) or expected[0] is True)
-    assert not options.uses_cuda_graphs(cuda, distributed=True) or expected[0] is True
+    if expected[0] is True:  # insisting where graphs cannot apply is an error, not a silent fallback
+        with pytest.raises(ValueError, match="single process"):
+            options.uses_cuda_graphs(cuda, distributed=True)
+    else:
+        assert not options.uses_cuda_graphs(cuda, distributed=True)
