@@ -4,17 +4,37 @@
 >>> mmzoo.list_models("intermediate_*", exclude="*_strided")
 ['intermediate_add', 'intermediate_cat', 'intermediate_hadamard']
 >>> model = mmzoo.create("intermediate_cat")
+
+The package is layered; each layer imports only the ones before it (see ``docs/contributing.md``)::
+
+    errors, utils -> data -> registry -> models -> pretrained -> train -> bench, release -> cli
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+import importlib
+from typing import Any
 
 from mmzoo import models  # noqa: F401  (importing registers every architecture)
-from mmzoo.adapt import PretrainedAdaptationWarning, WrongArchitectureError
-from mmzoo.factory import create, parse_model_name
-from mmzoo.hub import WeightsNotFoundError
-from mmzoo.pretrained import ArchInfo, InputSpec, WeightInfo
-from mmzoo.registry import (
+from mmzoo.errors import (
+    BusyError,
     DuplicateModelError,
+    IntegrityError,
+    InputRangeWarning,
+    MmzooError,
+    PretrainedAdaptationWarning,
     UnknownModelError,
+    UnverifiedWeightsError,
+    UnverifiedWeightsWarning,
+    WeightsNotFoundError,
+    WrongArchitectureError,
+)
+from mmzoo.pretrained.factory import create, parse_model_name
+from mmzoo.pretrained.folder import load_pretrained, save_pretrained
+from mmzoo.pretrained.index import register_index
+from mmzoo.registry import (
+    ArchInfo,
+    InputSpec,
+    WeightInfo,
     get_weights,
     is_model,
     list_models,
@@ -25,13 +45,20 @@ from mmzoo.registry import (
     register_weights,
     split_model_name_tag,
 )
-from mmzoo.publish import publish_folder, push_to_hub
-from mmzoo.serialization import IntegrityError, load_pretrained, save_pretrained
-from mmzoo.weight_index import register_index
 
-# The published weights' metadata ships as package data (mmzoo/pretrained_index.json): register it now that
+# The published weights' records ship as package data (mmzoo/pretrained/index.json): register them now that
 # every architecture is registered, so list_models(pretrained=True) works without the weights/ folder.
 register_index()
+
+# Release functions load huggingface_hub and the training engine: imported when first used, not by `import mmzoo`.
+_LAZY = {"push_to_hub": "mmzoo.release.publish", "publish_folder": "mmzoo.release.publish"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmzoo' has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",
@@ -41,10 +68,6 @@ __all__ = [
     "load_pretrained",
     "push_to_hub",
     "publish_folder",
-    "IntegrityError",
-    "WeightsNotFoundError",
-    "WrongArchitectureError",
-    "PretrainedAdaptationWarning",
     "list_models",
     "list_pretrained",
     "is_model",
@@ -57,6 +80,15 @@ __all__ = [
     "ArchInfo",
     "InputSpec",
     "WeightInfo",
+    "MmzooError",
     "UnknownModelError",
     "DuplicateModelError",
+    "WeightsNotFoundError",
+    "IntegrityError",
+    "WrongArchitectureError",
+    "UnverifiedWeightsError",
+    "BusyError",
+    "PretrainedAdaptationWarning",
+    "UnverifiedWeightsWarning",
+    "InputRangeWarning",
 ]

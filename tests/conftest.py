@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from mmzoo import registry
+from mmzoo.registry import _registry as registry
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import mmzoo
-from mmzoo import registry
-from mmzoo.pretrained import ArchInfo, WeightInfo
+from mmzoo.registry import _registry as registry
+from mmzoo.registry.metadata import ArchInfo, WeightInfo
 
 INFO = ArchInfo(source="mmzoo", task="test", fusion_point="late", fusion_op="concat", num_outputs=1, num_params=2)
 
@@ -85,7 +85,7 @@ def test_tags_parse_list_and_resolve(clean_registry):
 
 
 def test_builtin_weights_come_from_the_package_index():
-    from mmzoo.weight_index import read_index
+    from mmzoo.pretrained.index import read_index
 
     assert mmzoo.list_models(pretrained=True) == mmzoo.list_models(list(read_index()), pretrained=True)
     assert mmzoo.get_weights("course_late_fusion") is None  # the course networks publish no weights

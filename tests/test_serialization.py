@@ -9,7 +9,9 @@ import torch
 from safetensors.torch import save_file
 
 import mmzoo
-from mmzoo.serialization import CONFIG_NAME, WEIGHTS_NAME, IntegrityError, file_sha256
+from mmzoo.pretrained.folder import CONFIG_NAME, WEIGHTS_NAME
+from mmzoo.errors import IntegrityError
+from mmzoo.utils.files import file_sha256
 
 
 @pytest.fixture

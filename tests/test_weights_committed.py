@@ -20,8 +20,9 @@ from safetensors import safe_open
 import mmzoo
 from mmzoo.cli.export import WEIGHT_COLUMNS, weight_rows
 from mmzoo.cli.models import format_table
-from mmzoo.serialization import CONFIG_NAME, WEIGHTS_NAME, file_sha256
-from mmzoo.weight_index import INDEX_PATH, read_index
+from mmzoo.pretrained.folder import CONFIG_NAME, WEIGHTS_NAME
+from mmzoo.utils.files import file_sha256
+from mmzoo.pretrained.index import INDEX_PATH, read_index
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -34,7 +35,7 @@ LOSS_TOLERANCE = 1e-4
 @pytest.fixture(autouse=True)
 def only_the_checkout(monkeypatch):
     """Load from this checkout's weights/ only: no user weights folder, and never the network."""
-    monkeypatch.delenv(mmzoo.hub.WEIGHTS_DIR_ENV, raising=False)
+    monkeypatch.delenv(mmzoo.pretrained.hub.WEIGHTS_DIR_ENV, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
@@ -47,7 +48,7 @@ def test_folders_and_index_entries_match():
     unpublished_elsewhere = [n for n in NAMES if n not in FOLDERS and INDEX[n]["revision"] is None]
     assert not unpublished_elsewhere, f"{unpublished_elsewhere} are neither in weights/ nor published on the Hub"
     assert mmzoo.list_models(pretrained=True) == mmzoo.list_models(NAMES, pretrained=True)
-    assert INDEX_PATH.read_text() == (ROOT / "mmzoo" / "pretrained_index.json").read_text()
+    assert INDEX_PATH.read_text() == (ROOT / "mmzoo" / "pretrained" / "index.json").read_text()
 
 
 def test_the_assignment_models_have_weights_on_the_synthetic_shapes_set():

@@ -12,8 +12,9 @@ from huggingface_hub import ModelCard
 
 import mmzoo
 from mmzoo.cli import main
-from mmzoo.serialization import CONFIG_NAME, WEIGHTS_NAME, file_sha256
-from mmzoo.weight_index import read_index, register_index
+from mmzoo.pretrained.folder import CONFIG_NAME, WEIGHTS_NAME
+from mmzoo.utils.files import file_sha256
+from mmzoo.pretrained.index import read_index, register_index
 
 ARCH = "intermediate_cat_strided"
 TINY = ["--set", "train_frames=64", "--set", "val_frames=32", "--set", "epochs=1"]
@@ -51,7 +52,7 @@ def test_export_writes_the_three_files_and_the_index(exported):
     assert set(entry["metrics"]) == {"accuracy", "loss"} and entry["metrics"]["accuracy"] == row["val_accuracy"]
     config = json.loads((folder / CONFIG_NAME).read_text())
     assert config["architecture"] == ARCH and config["pretrained_cfg"]["metrics"] == entry["metrics"]
-    assert not (mmzoo.weight_index.INDEX_PATH.parent / "tiny").exists()  # the package index was not touched
+    assert not (mmzoo.pretrained.index.INDEX_PATH.parent / "tiny").exists()  # the package index was not touched
 
 
 def test_the_metrics_are_the_exported_models_own(exported):
@@ -95,7 +96,7 @@ def test_exporting_a_finished_run_again_reuses_it_and_gives_identical_bytes(expo
 
 def test_training_from_scratch_again_gives_the_same_weights(exported, tmp_path):
     root, _, _ = exported
-    from mmzoo.export import export_weights
+    from mmzoo.release.export import export_weights
     from mmzoo.train import EngineOptions
 
     result = export_weights(ARCH, "assignment", "shapes_v1", tmp_path / "w", run_dir=tmp_path / "run2",
@@ -111,7 +112,7 @@ def test_training_from_scratch_again_gives_the_same_weights(exported, tmp_path):
 def test_an_exported_index_makes_the_tag_loadable_by_name(exported, monkeypatch, clean_registry):
     root, _, _ = exported
     assert register_index(root / "index.json") == [f"{ARCH}.shapes_v1"]
-    monkeypatch.setenv(mmzoo.hub.WEIGHTS_DIR_ENV, str(root / "weights"))
+    monkeypatch.setenv(mmzoo.pretrained.hub.WEIGHTS_DIR_ENV, str(root / "weights"))
     model = mmzoo.create(f"{ARCH}.shapes_v1", pretrained=True)
     assert model.pretrained_file == str(root / "weights" / f"{ARCH}.shapes_v1" / WEIGHTS_NAME)
 

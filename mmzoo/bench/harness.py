@@ -193,7 +193,7 @@ def run_table(
 
 def _stamp(row_path: Path) -> None:
     """Record when a row finished (orders the table as measured)."""
-    from mmzoo.train.checkpoint import atomic_write_json
+    from mmzoo.utils.files import atomic_write_json
 
     row = json.loads(row_path.read_text())
     row["finished_at"] = time.time()

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Iterable
 
-from mmzoo.train.checkpoint import atomic_write_bytes, atomic_write_json
+from mmzoo.utils.files import atomic_write_bytes, atomic_write_json
 
 __all__ = ["CSV_COLUMNS", "summarize", "markdown_table", "write_reports", "plot_curves", "speed_ratio"]
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from mmzoo.bench.measure import flops_per_sample, inference_speed, matmul_gflops
-from mmzoo.train.checkpoint import atomic_write_json
+from mmzoo.utils.files import atomic_write_json
 from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.engine import EngineOptions, fit
 from mmzoo.train.metrics import loss_function

@@ -81,7 +81,7 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     # Imported here: the training engine is only needed when exporting, not for `mmzoo --help`.
-    from mmzoo.export import export_weights
+    from mmzoo.release.export import export_weights
     from mmzoo.train import EngineOptions
 
     if args.run_dir and len(args.models) > 1 and "{model}" not in args.run_dir:

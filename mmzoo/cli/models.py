@@ -5,7 +5,7 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from mmzoo.pretrained import SOURCES, ArchInfo
+from mmzoo.registry.metadata import SOURCES, ArchInfo
 from mmzoo.registry import list_models, list_pretrained, model_info, split_model_name_tag
 
 __all__ = ["register", "format_table", "model_rows"]

@@ -18,9 +18,10 @@ __all__ = ["register"]
 
 def _pin(folder: Path, repo_id: str, commit: str, index: str | None) -> str:
     """Record ``repo_id`` at ``commit`` as the pinned revision of the folder's ``arch.tag`` in the index."""
-    from mmzoo.pretrained import WeightInfo
-    from mmzoo.serialization import WEIGHTS_NAME, file_sha256
-    from mmzoo.weight_index import INDEX_PATH, read_index, update_index
+    from mmzoo.registry.metadata import WeightInfo
+    from mmzoo.pretrained.folder import WEIGHTS_NAME
+    from mmzoo.utils.files import file_sha256
+    from mmzoo.pretrained.index import INDEX_PATH, read_index, update_index
 
     path = Path(index) if index else INDEX_PATH
     entry = read_index(path).get(folder.name)
@@ -35,7 +36,7 @@ def _pin(folder: Path, repo_id: str, commit: str, index: str | None) -> str:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from mmzoo.publish import publish_folder
+    from mmzoo.release.publish import publish_folder
 
     folder = Path(args.folder)
     result = publish_folder(folder, args.repo_id, revision=args.revision, commit_message=args.message,
@@ -67,6 +68,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="verify the folder and list the files; upload nothing")
     p.add_argument("--pin", action="store_true",
                    help="record the new commit as the pinned revision of this arch.tag in the pretrained index")
-    p.add_argument("--index", help="the index to pin in (default: the package's mmzoo/pretrained_index.json)")
+    p.add_argument("--index", help="the index to pin in (default: the package's mmzoo/pretrained/index.json)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_publish)

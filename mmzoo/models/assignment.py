@@ -8,7 +8,7 @@ stride 2 in the convolution before it (same parameter counts, different accuracy
 from __future__ import annotations
 
 from mmzoo.models.nets import ConvFusionNet, LateFusionNet
-from mmzoo.pretrained import ArchInfo, InputSpec
+from mmzoo.registry.metadata import ArchInfo, InputSpec
 from mmzoo.registry import register_model
 
 __all__: list[str] = []  # constructors are reached through mmzoo.create / the registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mmzoo.pretrained import InputSpec
+from mmzoo.registry.metadata import InputSpec
 
 __all__ = ["MultiModalNet", "make_input_spec"]
 

@@ -8,7 +8,7 @@ Every network ends in the lab's MLP 1000 -> 100 -> 9 after flattening.
 from __future__ import annotations
 
 from mmzoo.models.nets import ConvFusionNet, LateFusionNet, SingleModalityNet
-from mmzoo.pretrained import ArchInfo, InputSpec
+from mmzoo.registry.metadata import ArchInfo, InputSpec
 from mmzoo.registry import register_model
 
 __all__: list[str] = []  # constructors are reached through mmzoo.create / the registry

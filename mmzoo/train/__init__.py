@@ -1,7 +1,8 @@
 """mmzoo's training layer: recipes as data, the fast engine with per-epoch checkpoints, and the metrics."""
 from mmzoo.train.data import recipe_tensors
 from mmzoo.train.distributed import is_main_process, rank_and_world, single_process_env
-from mmzoo.train.engine import EngineOptions, FitResult, build_model, fit
+from mmzoo.train.engine import EngineOptions, FitResult, fit
+from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.metrics import METRIC_NAMES, evaluate, loss_function, primary_metric
 from mmzoo.train.recipes import RECIPES, Recipe, get_recipe, list_recipes
 from mmzoo.train.resources import device_name, peak_memory, resolve_device
@@ -16,6 +17,8 @@ __all__ = [
     "FitResult",
     "fit",
     "build_model",
+    "make_optimizer",
+    "make_scheduler",
     "evaluate",
     "loss_function",
     "primary_metric",

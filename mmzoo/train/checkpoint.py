@@ -7,50 +7,25 @@ previous epoch's checkpoint intact: an interrupted run loses at most the epoch i
 """
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["CHECKPOINT_NAME", "HISTORY_NAME", "atomic_write_bytes", "atomic_write_json", "save_checkpoint", "load_checkpoint"]
+from mmzoo.utils.files import atomic_write, atomic_write_json
+
+__all__ = ["CHECKPOINT_NAME", "HISTORY_NAME", "save_checkpoint", "load_checkpoint"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 HISTORY_NAME = "history.json"
 FORMAT_VERSION = 1
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
-    _atomic(Path(path), lambda handle: handle.write(data))
-
-
-def atomic_write_json(path: str | Path, value: Any) -> None:
-    """``json.dumps(value, indent=2)`` written atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode())
-
-
 def save_checkpoint(run_dir: str | Path, state: dict[str, Any]) -> Path:
     """Write ``state`` (tensors, numbers, strings, lists, dicts) as the run's checkpoint, and its history as JSON."""
     run_dir = Path(run_dir)
     path = run_dir / CHECKPOINT_NAME
-    _atomic(path, lambda handle: torch.save({"format": FORMAT_VERSION, **state}, handle))
+    atomic_write(path, lambda handle: torch.save({"format": FORMAT_VERSION, **state}, handle))
     atomic_write_json(run_dir / HISTORY_NAME, {key: state[key] for key in ("identity", "history") if key in state})
     return path
 

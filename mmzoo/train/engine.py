@@ -35,7 +35,6 @@ import torch
 from torch import nn
 
 from mmzoo.data.tensors import FusionTensors
-from mmzoo.factory import create
 from mmzoo.train.acceleration import compile_mode, graph_training_step
 from mmzoo.train.checkpoint import load_checkpoint, save_checkpoint
 from mmzoo.train.data import recipe_tensors
@@ -49,10 +48,11 @@ from mmzoo.train.distributed import (
     wrap_model,
 )
 from mmzoo.train.metrics import evaluate, loss_function
+from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import peak_memory, reset_peak_memory, synchronize
 
-__all__ = ["EngineOptions", "FitResult", "fit", "build_model"]
+__all__ = ["EngineOptions", "FitResult", "fit"]
 
 
 @dataclass(frozen=True)
@@ -138,32 +138,6 @@ class FitResult:
     def train_time_s(self) -> float:
         """Wall time of training and validation over all epochs (summed across resumed sessions)."""
         return sum(epoch["train_time_s"] + epoch["eval_time_s"] for epoch in self.history)
-
-
-def build_model(model_name: str, recipe: Recipe, num_outputs: int, **model_kwargs: Any) -> nn.Module:
-    """Create ``model_name`` for ``recipe``, seeded so that the same recipe seed gives the same initial weights.
-
-    The model's input spec records the recipe's LiDAR formula and the target's size, so exported weights say
-    truthfully what they were trained on.
-    """
-    torch.manual_seed(recipe.seed)
-    kwargs = {"num_outputs": num_outputs, "xyza_formula": recipe.lidar_formula, **model_kwargs}
-    return create(model_name, **kwargs)
-
-
-def _make_optimizer(model: nn.Module, recipe: Recipe, device: torch.device) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    try:  # the fused kernel updates all parameters in one pass; older torch lacks it on CPU
-        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-
-
-def _make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> torch.optim.lr_scheduler.LRScheduler:
-    if recipe.schedule == "cosine":
-        total = recipe.epochs * recipe.steps_per_epoch()
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=recipe.min_lr)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
 def _identity(model: nn.Module, recipe: Recipe, train: FusionTensors, val: FusionTensors) -> dict[str, Any]:
@@ -286,8 +260,8 @@ def fit(
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     train, val = train.to(device), val.to(device)
-    optimizer = _make_optimizer(model, recipe, device)
-    scheduler = _make_scheduler(optimizer, recipe)
+    optimizer = make_optimizer(model, recipe, fused=True)
+    scheduler = make_scheduler(optimizer, recipe, recipe.steps_per_epoch())
     generator = torch.Generator().manual_seed(recipe.seed)
     history: list[dict[str, Any]] = []
     best_state, best_epoch, best = None, -1, {}

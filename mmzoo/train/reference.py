@@ -21,8 +21,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from mmzoo.data.frames import Frames
 from mmzoo.data.sensor import depth_to_xyza
-from mmzoo.train.engine import build_model
 from mmzoo.train.metrics import loss_function
+from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe
 
 __all__ = ["NotebookDataset", "reference_fit"]
@@ -71,12 +71,8 @@ def reference_fit(
     generator = torch.Generator().manual_seed(recipe.seed)
     train_loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True, drop_last=True, generator=generator)
     val_loader = DataLoader(val_set, batch_size=recipe.batch_size, shuffle=False, drop_last=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    total_steps = recipe.epochs * len(train_loader)
-    if recipe.schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps, eta_min=recipe.min_lr)
-    else:
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    optimizer = make_optimizer(model, recipe)  # plain Adam, as the notebooks ran it
+    scheduler = make_scheduler(optimizer, recipe, len(train_loader))
     criterion = loss_function(recipe.loss)
     history: list[dict[str, Any]] = []
     best_loss, best_state, best_epoch, best = float("inf"), None, 0, {}

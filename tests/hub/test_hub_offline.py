@@ -14,9 +14,9 @@ import torch
 from hubtest_utils import make_model, sample_inputs
 
 import mmzoo
-from mmzoo import registry
-from mmzoo.pretrained import WeightInfo
-from mmzoo.serialization import file_sha256
+from mmzoo.registry import _registry as registry
+from mmzoo.registry.metadata import WeightInfo
+from mmzoo.utils.files import file_sha256
 
 ARCH, TAG = "intermediate_add_strided", "loopback_test"
 REPO = f"mmzoo-test/{ARCH}.{TAG}"
@@ -118,7 +118,7 @@ def test_hf_hub_offline_set_before_import_in_a_fresh_process(published, hub_env,
     code = (
         "import json, sys, time\n"
         "import mmzoo\n"
-        "from mmzoo.pretrained import WeightInfo\n"
+        "from mmzoo.registry.metadata import WeightInfo\n"
         "mmzoo.register_weights(sys.argv[1], WeightInfo.from_dict(json.loads(sys.argv[2])))\n"
         "out = {}\n"
         "for label, cache in (('cached', None), ('empty', sys.argv[3])):\n"

@@ -6,7 +6,7 @@ import torch
 from hubtest_utils import FAKE_TOKEN, make_model, sample_inputs
 
 import mmzoo
-from mmzoo.publish import UPLOAD_FILES
+from mmzoo.release.publish import UPLOAD_FILES
 
 
 def publish(model: torch.nn.Module, folder, repo_id: str, **kwargs) -> str:

@@ -10,10 +10,10 @@ import torch
 from hubtest_utils import FAKE_TOKEN, make_model, sample_inputs
 
 import mmzoo
-from mmzoo import registry
+from mmzoo.registry import _registry as registry
 from mmzoo.cli import main
-from mmzoo.hub import checkout_weights_dir
-from mmzoo.weight_index import INDEX_PATH, read_index
+from mmzoo.pretrained.hub import checkout_weights_dir
+from mmzoo.pretrained.index import INDEX_PATH, read_index
 
 COMMITTED = sorted(p.name for p in checkout_weights_dir().iterdir() if p.is_dir()) if checkout_weights_dir() else []
 
@@ -86,7 +86,7 @@ def test_committed_weights_round_trip_through_the_hub_and_pin(hub_env, tmp_path,
     # Without the checkout's weights/ (an installed wheel), the pinned tag now downloads and verifies.
     weight = dataclasses.replace(mmzoo.get_weights(name), repo_id=repo, revision=commit)
     registry.register_weights(weight.architecture, weight, override=True)
-    monkeypatch.setattr(mmzoo.hub, "_PACKAGE_ROOT", tmp_path)
+    monkeypatch.setattr(mmzoo.pretrained.hub, "_PACKAGE_ROOT", tmp_path)
     downloaded = mmzoo.create(name, pretrained=True)
     assert f"snapshots/{commit}/" in downloaded.pretrained_file
     assert torch.equal(downloaded(rgb, lidar), local(rgb, lidar))

@@ -117,7 +117,7 @@ class WeightInfo:
 
     ``sha256`` and ``num_bytes`` are verified on every load, wherever the file comes from; ``revision`` pins the
     Hub commit (None until the weight is really published) so that a later push to the repository cannot change
-    what an existing ``arch.tag`` loads. The records live as data in ``mmzoo/pretrained_index.json`` (written by
+    what an existing ``arch.tag`` loads. The records live as data in ``mmzoo/pretrained/index.json`` (written by
     ``mmzoo export``, read when mmzoo is imported), so a wheel install knows them without the ``weights/`` folder.
 
     Attributes:

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from mmzoo.pretrained import ArchInfo, WeightInfo
+from mmzoo.registry.metadata import ArchInfo, WeightInfo
 
 __all__ = ["to_yaml", "front_matter", "render_card", "render_basic_card", "METRIC_LABELS"]
 

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from torch import nn
 
-from mmzoo.cards import render_basic_card, render_card
-from mmzoo.hub import hub_endpoint, hub_offline
-from mmzoo.pretrained import WeightInfo
+from mmzoo.release.cards import render_basic_card, render_card
+from mmzoo.pretrained.hub import hub_endpoint, hub_offline
+from mmzoo.registry.metadata import WeightInfo
 from mmzoo.registry import model_info
-from mmzoo.serialization import CONFIG_NAME, WEIGHTS_NAME, file_sha256, load_pretrained, save_pretrained
+from mmzoo.pretrained.folder import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, save_pretrained
+from mmzoo.utils.files import file_sha256
 
 __all__ = ["CARD_NAME", "UPLOAD_FILES", "PublishResult", "check_folder", "publish_folder", "push_to_hub"]
 

@@ -27,12 +27,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
-from mmzoo.pretrained import InputSpec
+from mmzoo.errors import IntegrityError, PretrainedAdaptationWarning, WrongArchitectureError
+from mmzoo.registry.metadata import InputSpec
 
 __all__ = [
     "ADAPTABLE_KWARGS",
-    "PretrainedAdaptationWarning",
-    "WrongArchitectureError",
     "read_weights",
     "check_architecture",
     "check_overrides",
@@ -47,20 +46,10 @@ logger = logging.getLogger("mmzoo")
 ADAPTABLE_KWARGS = ("num_outputs", "rgb_channels", "lidar_channels")
 
 
-class PretrainedAdaptationWarning(UserWarning):
-    """Pretrained weights were loaded with a declared adaptation (fresh head, adapted first convolution)."""
-
-
-class WrongArchitectureError(ValueError):
-    """Weights saved for one architecture offered to another."""
-
-
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """``(state_dict, metadata)`` of a ``.safetensors`` file, or of a ``.pt`` / ``.pth`` state dict (loaded with
     ``weights_only=True``; a dict under ``state_dict`` or ``model`` is unwrapped). Unreadable files raise
     ``mmzoo.IntegrityError``."""
-    from mmzoo.serialization import IntegrityError  # serialization imports this module
-
     path = Path(path)
     if path.suffix in (".pt", ".pth", ".bin"):
         try:

@@ -3,7 +3,7 @@
 One call turns a registered architecture and a recipe into ``<out>/<arch>.<tag>/`` holding
 ``model.safetensors``, ``config.json`` (architecture, constructor arguments, input spec, file records and the
 weight's metadata) and ``README.md`` (the model card), and records the weight in a pretrained index (the
-package's ``mmzoo/pretrained_index.json`` when ``out`` is this checkout's ``weights/``). Everything is
+package's ``mmzoo/pretrained/index.json`` when ``out`` is this checkout's ``weights/``). Everything is
 deterministic: the same run gives byte-identical files, and CPU training is deterministic for a recipe seed.
 
 This is the publishing layer: it may use the training engine (``mmzoo.train``); nothing below it imports it.
@@ -20,15 +20,16 @@ from typing import Any, Iterable
 
 import torch
 
-from mmzoo.cards import render_card
-from mmzoo.hub import checkout_weights_dir
-from mmzoo.pretrained import WeightInfo
-from mmzoo.publish import CARD_NAME
+from mmzoo.release.cards import render_card
+from mmzoo.pretrained.hub import checkout_weights_dir
+from mmzoo.registry.metadata import WeightInfo
+from mmzoo.release.publish import CARD_NAME
 from mmzoo.registry import model_info, split_model_name_tag
-from mmzoo.serialization import WEIGHTS_NAME, file_sha256, save_pretrained
+from mmzoo.pretrained.folder import WEIGHTS_NAME, save_pretrained
+from mmzoo.utils.files import file_sha256
 from mmzoo.train import EngineOptions, device_name, evaluate, fit, get_recipe, recipe_tensors
 from mmzoo.train.checkpoint import HISTORY_NAME
-from mmzoo.weight_index import INDEX_PATH, read_index, update_index
+from mmzoo.pretrained.index import INDEX_PATH, read_index, update_index
 
 __all__ = ["HUB_ORG", "METRIC_DIGITS", "ExportResult", "default_index_path", "export_weights"]
 

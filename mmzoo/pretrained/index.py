@@ -1,6 +1,6 @@
 """The pretrained-weight index: every published ``arch.tag`` and its metadata, as package data.
 
-``mmzoo/pretrained_index.json`` ships inside the wheel, so an installed mmzoo knows each weight's Hub repo,
+``mmzoo/pretrained/index.json`` ships inside the wheel, so an installed mmzoo knows each weight's Hub repo,
 pinned revision, file name, sha256, size, parameter count, metrics, recipe and input spec without the
 ``weights/`` folder of a source checkout. ``mmzoo export`` rewrites it (deterministically: sorted keys, fixed
 indentation); importing mmzoo registers its entries (:func:`register_index`). A test proves every entry true
@@ -15,18 +15,17 @@ The file::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from mmzoo.pretrained import WeightInfo
+from mmzoo.registry.metadata import WeightInfo
+from mmzoo.utils.files import atomic_write_text
 from mmzoo.registry import register_weights, split_model_name_tag
 
 __all__ = ["INDEX_PATH", "INDEX_FORMAT", "read_index", "write_index", "update_index", "register_index"]
 
 #: The index shipped with the package.
-INDEX_PATH = Path(__file__).with_name("pretrained_index.json")
+INDEX_PATH = Path(__file__).with_name("index.json")
 INDEX_FORMAT = 1
 
 
@@ -59,15 +58,7 @@ def write_index(entries: dict[str, dict[str, Any]], path: str | Path = INDEX_PAT
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"format": INDEX_FORMAT, "weights": dict(sorted(entries.items()))}, indent=2, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text + "\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; the index is package data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text + "\n")
     return path
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from torch import nn
 
-from mmzoo.adapt import check_architecture, check_overrides
-from mmzoo.hub import (
+from mmzoo.pretrained.adapt import check_architecture, check_overrides
+from mmzoo.pretrained.hub import (
     WEIGHTS_DIR_ENV,
     WeightsNotFoundError,
     find_local_weight,
@@ -26,9 +26,10 @@ from mmzoo.hub import (
     local_weight_dirs,
     parse_hub_name,
 )
-from mmzoo.pretrained import WeightInfo
+from mmzoo.registry.metadata import WeightInfo
 from mmzoo.registry import get_weights, model_entrypoint, split_model_name_tag
-from mmzoo.serialization import CONFIG_NAME, WEIGHTS_NAME, load_file_into, load_pretrained, verify_file
+from mmzoo.pretrained.folder import CONFIG_NAME, WEIGHTS_NAME, load_file_into, load_pretrained
+from mmzoo.utils.files import verify_file
 
 __all__ = ["PREFIXES", "create", "parse_model_name", "locate_weight", "load_checkpoint"]
 

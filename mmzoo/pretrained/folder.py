@@ -12,7 +12,6 @@ truncated file, or a state dict that does not fit the architecture, is an error,
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,14 @@ from typing import Any
 from safetensors.torch import save_file
 from torch import nn
 
-from mmzoo.adapt import check_architecture, check_overrides, load_weights, read_weights, report_adaptations
-from mmzoo.pretrained import InputSpec, WeightInfo
+from mmzoo.pretrained.adapt import check_architecture, check_overrides, load_weights, read_weights, report_adaptations
+from mmzoo.registry.metadata import InputSpec, WeightInfo
+from mmzoo.utils.files import atomic_write_json, file_sha256, verify_file
 from mmzoo.registry import model_entrypoint
 
 __all__ = [
     "CONFIG_NAME",
     "WEIGHTS_NAME",
-    "IntegrityError",
-    "file_sha256",
-    "verify_file",
     "save_pretrained",
     "load_pretrained",
     "load_file_into",
@@ -38,19 +35,6 @@ __all__ = [
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-
-
-class IntegrityError(ValueError):
-    """A weight file whose bytes are not the ones recorded for it (corrupted, truncated or tampered with)."""
-
-
-def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_pretrained(model: nn.Module, folder: str | Path, pretrained_cfg: dict[str, Any] | None = None) -> Path:
@@ -80,7 +64,7 @@ def save_pretrained(model: nn.Module, folder: str | Path, pretrained_cfg: dict[s
     }
     if pretrained_cfg is not None:
         config["pretrained_cfg"] = pretrained_cfg
-    (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+    atomic_write_json(folder / CONFIG_NAME, config)
     return folder
 
 
@@ -116,23 +100,6 @@ def _read_config(folder: Path) -> dict[str, Any]:
     if not isinstance(config, dict) or not isinstance(config.get("architecture"), str):
         raise ValueError(f"{path} has no 'architecture' name; it was not written by mmzoo.save_pretrained")
     return config
-
-
-def verify_file(path: Path, sha256: str | None, num_bytes: int | None) -> None:
-    """Raise ``IntegrityError`` unless ``path`` has the recorded size and sha256 (either may be None: unchecked)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; re-download or re-save the model")
-    size = path.stat().st_size
-    if num_bytes is not None and size != num_bytes:
-        raise IntegrityError(
-            f"{path} is {size:,} bytes but {num_bytes:,} were recorded: the file is truncated or corrupted; "
-            "re-download or re-save it"
-        )
-    if sha256 is not None and (actual := file_sha256(path)) != sha256:
-        raise IntegrityError(
-            f"{path} has sha256 {actual} but {sha256} was recorded: the file is corrupted or was modified; "
-            "re-download or re-save it"
-        )
 
 
 def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) -> nn.Module:

@@ -23,7 +23,8 @@ from typing import TypeVar
 
 from torch import nn
 
-from mmzoo.pretrained import ArchInfo, WeightInfo
+from mmzoo.errors import DuplicateModelError, UnknownModelError
+from mmzoo.registry.metadata import ArchInfo, WeightInfo
 
 __all__ = [
     "UnknownModelError",
@@ -46,14 +47,6 @@ _entrypoints: dict[str, Callable[..., nn.Module]] = {}
 _infos: dict[str, ArchInfo | None] = {}
 _origins: dict[str, str] = {}
 _weights: dict[str, dict[str, WeightInfo]] = {}  # arch -> tag -> weight; the first tag is the default
-
-
-class UnknownModelError(LookupError):
-    """An architecture name or pretrained tag that is not registered."""
-
-
-class DuplicateModelError(ValueError):
-    """A name registered twice without ``override=True``."""
 
 
 def _origin(fn: Callable) -> str:

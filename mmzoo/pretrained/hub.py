@@ -21,10 +21,11 @@ import os
 import re
 from pathlib import Path
 
+from mmzoo.errors import WeightsNotFoundError
+
 __all__ = [
     "WEIGHTS_DIR_ENV",
     "PROBE_TIMEOUT_S",
-    "WeightsNotFoundError",
     "hub_endpoint",
     "hub_offline",
     "hub_cache_dir",
@@ -42,11 +43,7 @@ PROBE_TIMEOUT_S = 10.0
 
 _TRUE = {"1", "ON", "YES", "TRUE"}
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """Pretrained weights that are in none of the places mmzoo looks, or cannot be fetched right now."""
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # mmzoo/pretrained/hub.py -> the folder holding mmzoo/
 
 
 def hub_endpoint() -> str:

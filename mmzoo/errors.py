@@ -1,0 +1,69 @@
+"""Every public exception and warning of mmzoo, in one place (as huggingface_hub's ``errors.py``).
+
+Modules raise these; none imports another module just for an exception type, so no import cycle can come from
+an error. Each class derives from the builtin a caller would naturally catch (``LookupError`` for an unknown
+name, ``ValueError`` for bad content, ``FileNotFoundError`` for a missing file), so generic handlers still work.
+
+>>> import mmzoo
+>>> issubclass(mmzoo.UnknownModelError, LookupError)
+True
+"""
+from __future__ import annotations
+
+__all__ = [
+    "MmzooError",
+    "UnknownModelError",
+    "DuplicateModelError",
+    "WeightsNotFoundError",
+    "IntegrityError",
+    "WrongArchitectureError",
+    "UnverifiedWeightsError",
+    "BusyError",
+    "PretrainedAdaptationWarning",
+    "UnverifiedWeightsWarning",
+    "InputRangeWarning",
+]
+
+
+class MmzooError(Exception):
+    """Base of the errors mmzoo raises on purpose (a CLI prints them as one line, without a traceback)."""
+
+
+class UnknownModelError(MmzooError, LookupError):
+    """An architecture name or pretrained tag that is not registered."""
+
+
+class DuplicateModelError(MmzooError, ValueError):
+    """A name registered twice without ``override=True``."""
+
+
+class WeightsNotFoundError(MmzooError, FileNotFoundError):
+    """Pretrained weights that are in none of the places mmzoo looks, or cannot be fetched right now."""
+
+
+class IntegrityError(MmzooError, ValueError):
+    """A weight file whose bytes are not the ones recorded for it (corrupted, truncated or tampered with)."""
+
+
+class WrongArchitectureError(MmzooError, ValueError):
+    """Weights saved for one architecture offered to another."""
+
+
+class UnverifiedWeightsError(MmzooError, ValueError):
+    """A weight file with no sha256 record to check it against, loaded without ``trust_unverified=True``."""
+
+
+class BusyError(MmzooError, RuntimeError):
+    """A folder that another mmzoo process is writing right now (a run folder, a data folder, an index)."""
+
+
+class PretrainedAdaptationWarning(UserWarning):
+    """Pretrained weights were loaded with a declared adaptation (fresh head, adapted first convolution)."""
+
+
+class UnverifiedWeightsWarning(UserWarning):
+    """Weights were loaded with ``trust_unverified=True``: nothing recorded their sha256, so nothing checked it."""
+
+
+class InputRangeWarning(UserWarning):
+    """An input looks like it is in another range than the model expects (e.g. RGB in 0..255, not 0..1)."""
