@@ -6,6 +6,15 @@
 >>> tuple(data.rgb.shape), tuple(data.lidar.shape), tuple(data.target.shape)
 ((4, 4, 64, 64), (4, 4, 64, 64), (4, 1))
 """
+from mmzoo.data.corruptions import (
+    CorruptionSpec,
+    corrupt,
+    corrupt_frames,
+    get_corruption,
+    list_corruptions,
+    register_combination,
+    register_corruption,
+)
 from mmzoo.data.fiftyone_io import read_fiftyone_dataset
 from mmzoo.data.frames import Frames
 from mmzoo.data.layouts import (
@@ -59,4 +68,11 @@ __all__ = [
     "to_tensors",
     "read_fiftyone_dataset",
     "write_preview",
+    "CorruptionSpec",
+    "register_corruption",
+    "register_combination",
+    "get_corruption",
+    "list_corruptions",
+    "corrupt",
+    "corrupt_frames",
 ]
