@@ -2,6 +2,16 @@
 
 Rows (one model x variant x seed x loop each) are kept as they were measured; the tables aggregate them per
 model and loop over seeds (mean and sample standard deviation). Every file is written atomically.
+
+Two rules keep the published numbers honest:
+
+- "% of peak" is the training rate over the matrix-multiply ceiling measured in the same process. A value above
+  100% means the ceiling was measured under heavier load than the training (the machine was shared), so the
+  pair is not comparable: such a row's value is marked invalid and never published, and neither is a mean
+  that includes it.
+- The speed ratio against the notebook-style loop pairs each reference row with the engine row of the SAME
+  seed (same model, data and recipe); averaging engine seeds against one reference seed would compare unlike
+  runs.
 """
 from __future__ import annotations
 
@@ -14,7 +24,10 @@ from typing import Any, Iterable
 
 from mmzoo.utils.files import atomic_write_bytes, atomic_write_json
 
-__all__ = ["CSV_COLUMNS", "summarize", "markdown_table", "write_reports", "plot_curves", "speed_ratio"]
+__all__ = [
+    "CSV_COLUMNS", "PEAK_LIMIT", "INVALID", "summarize", "markdown_table", "render_markdown", "write_reports",
+    "plot_curves", "speed_ratio",
+]
 
 #: Columns of the CSV (one line per row); the JSON also keeps each row's per-epoch history.
 CSV_COLUMNS = (
@@ -23,6 +36,14 @@ CSV_COLUMNS = (
     "achieved_gflops_s", "matmul_gflops_s", "fraction_of_peak", "inference_gflops_per_sample",
     "inference_samples_per_s", "latency_ms", "peak_rss_mib", "cuda_peak_allocated_mib", "cuda_peak_reserved_mib",
     "device", "torch", "dtype", "channels_last", "accelerations",
+)
+#: A fraction of peak above this is physically impossible for one measurement pair: the row is invalid.
+PEAK_LIMIT = 1.0
+#: What a table shows in place of an invalid "% of peak".
+INVALID = "invalid"
+_PEAK_NOTE = (
+    f"*{INVALID}*: the row trained faster than the matrix-multiply ceiling measured in its own process, so the "
+    "ceiling was measured under other load; its \"% of peak\" is not published."
 )
 _MEAN_KEYS = (
     "params", "val_loss", "val_accuracy", "val_position_error", "val_mse", "train_time_s", "epoch_time_s",
@@ -50,23 +71,33 @@ def summarize(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 entry[f"{key}_sd"] = statistics.stdev(values) if len(values) > 1 else None
         for key in ("device", "torch", "dtype", "recipe"):
             entry[key] = members[0].get(key)
+        if any((r.get("fraction_of_peak") or 0.0) > PEAK_LIMIT for r in members):
+            entry["fraction_of_peak"] = entry["fraction_of_peak_sd"] = None
+            entry["fraction_of_peak_invalid"] = True
         out.append(entry)
     return out
 
 
-def speed_ratio(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For every model run by both loops: the reference's train time over the engine's (how many times faster)."""
-    by_key = {(e["model"], e["variant"], e["loop"]): e for e in summary}
+def speed_ratio(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For every reference row: its train time over the engine's at the same model, variant and seed.
+
+    Returns one entry per reference row that has an engine partner, with both times and throughputs, the
+    ``seed`` and ``speedup`` (how many times faster the engine trained).
+    """
+    rows = list(rows)
+    engine = {(r["model"], r["variant"], r["seed"]): r for r in rows if r["loop"] == "engine"}
     ratios = []
-    for (model, variant, loop), ref in by_key.items():
-        engine = by_key.get((model, variant, "engine"))
-        if loop != "reference" or engine is None:
+    for ref in (r for r in rows if r["loop"] == "reference"):
+        partner = engine.get((ref["model"], ref["variant"], ref["seed"]))
+        if partner is None:
             continue
         ratios.append({
-            "model": model, "variant": variant, "engine_time_s": engine["train_time_s"],
-            "reference_time_s": ref["train_time_s"], "speedup": ref["train_time_s"] / engine["train_time_s"],
-            "engine_samples_per_s": engine["train_samples_per_s"], "reference_samples_per_s": ref["train_samples_per_s"],
-            "engine_metric": engine.get("val_accuracy", engine.get("val_position_error")),
+            "model": ref["model"], "variant": ref["variant"], "seed": ref["seed"],
+            "engine_time_s": partner["train_time_s"], "reference_time_s": ref["train_time_s"],
+            "speedup": ref["train_time_s"] / partner["train_time_s"],
+            "engine_samples_per_s": partner["train_samples_per_s"],
+            "reference_samples_per_s": ref["train_samples_per_s"],
+            "engine_metric": partner.get("val_accuracy", partner.get("val_position_error")),
             "reference_metric": ref.get("val_accuracy", ref.get("val_position_error")),
         })
     return ratios
@@ -93,14 +124,17 @@ def markdown_table(summary: list[dict[str, Any]], task: str) -> str:
         else:
             mem = _fmt(e.get("peak_rss_mib"), 0)
         peak = e.get("fraction_of_peak")
+        peak_cell = INVALID if e.get("fraction_of_peak_invalid") else "-" if peak is None else f"{100 * peak:.0f}%"
         cells = [
             e["model"], e["variant"] or "-", e["loop"], str(len(e["seeds"])), _fmt(int(e["params"]), 0),
             _fmt(e.get("val_loss"), 3, e.get("val_loss_sd")), _fmt(e.get(metric[1]), metric[2], e.get(f"{metric[1]}_sd")),
             _fmt(e.get("train_time_s"), 1), _fmt(e.get("epoch_time_s"), 2), _fmt(e.get("train_samples_per_s"), 0),
-            "-" if peak is None else f"{100 * peak:.0f}%", _fmt(e.get("inference_samples_per_s"), 0),
+            peak_cell, _fmt(e.get("inference_samples_per_s"), 0),
             _fmt(e.get("latency_ms"), 2), _fmt(e.get("train_gflops_per_sample"), 3), mem,
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(e.get("fraction_of_peak_invalid") for e in summary):
+        lines += ["", _PEAK_NOTE]
     return "\n".join(lines) + "\n"
 
 
@@ -148,13 +182,13 @@ def plot_curves(rows: list[dict[str, Any]], path: Path, task: str) -> bool:
     return True
 
 
-def write_reports(out_dir: Path, table: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Path]:
-    """Write ``results.json``, ``results.csv``, ``results.md`` and ``curves.png`` for one table into ``out_dir``."""
-    out_dir = Path(out_dir)
-    summary = summarize(rows)
-    ratios = speed_ratio(summary)
-    task = table.get("task", "classification")
-    text = f"# {table['title']}\n\n{table.get('caption', '')}\n\n"
+def render_markdown(table: dict[str, Any], rows: list[dict[str, Any]], title: bool = True) -> str:
+    """One table as Markdown: title (optional), caption, the recipe and machine as run, the table, the ratios.
+
+    This is the one writer of published tables: ``results.md`` and the documentation's copies both come from it.
+    """
+    text = f"# {table['title']}\n\n" if title else ""
+    text += f"{table.get('caption', '')}\n\n"
     if rows:
         fields = {k: v for k, v in rows[0]["recipe_fields"].items() if k not in ("name", "seed")}
         text += f"Recipe `{rows[0]['recipe']}` as run: " + ", ".join(f"{k}={v}" for k, v in fields.items()) + ".  \n"
@@ -164,17 +198,28 @@ def write_reports(out_dir: Path, table: dict[str, Any], rows: list[dict[str, Any
                               engine.get("accelerations")) if part
         )
         text += f"Machine: {engine['device']}, torch {engine['torch']}; engine: {settings}.\n\n"
-    text += markdown_table(summary, task)
-    for ratio in ratios:
+    text += markdown_table(summarize(rows), table.get("task", "classification"))
+    for ratio in speed_ratio(rows):
         text += (
-            f"\nEngine vs notebook-style loop on {ratio['model']}: {ratio['engine_time_s']:.1f} s vs "
-            f"{ratio['reference_time_s']:.1f} s for the same recipe, **{ratio['speedup']:.2f}x faster** "
-            f"({ratio['engine_samples_per_s']:.0f} vs {ratio['reference_samples_per_s']:.0f} training samples/s).\n"
+            f"\nEngine vs notebook-style loop on {ratio['model']}, seed {ratio['seed']} for both: "
+            f"{ratio['engine_time_s']:.1f} s vs {ratio['reference_time_s']:.1f} s for the same recipe, "
+            f"**{ratio['speedup']:.2f}x faster** ({ratio['engine_samples_per_s']:.0f} vs "
+            f"{ratio['reference_samples_per_s']:.0f} training samples/s; measured one after the other, "
+            "not interleaved).\n"
         )
+    return text
+
+
+def write_reports(out_dir: Path, table: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Path]:
+    """Write ``results.json``, ``results.csv``, ``results.md`` and ``curves.png`` for one table into ``out_dir``."""
+    out_dir = Path(out_dir)
+    task = table.get("task", "classification")
     paths = {"json": out_dir / "results.json", "csv": out_dir / "results.csv", "md": out_dir / "results.md"}
-    atomic_write_json(paths["json"], {"table": table, "summary": summary, "speed_ratio": ratios, "rows": rows})
+    atomic_write_json(
+        paths["json"], {"table": table, "summary": summarize(rows), "speed_ratio": speed_ratio(rows), "rows": rows}
+    )
     atomic_write_bytes(paths["csv"], _csv_text(rows).encode())
-    atomic_write_bytes(paths["md"], text.encode())
+    atomic_write_bytes(paths["md"], render_markdown(table, rows).encode())
     if plot_curves(rows, out_dir / "curves.png", task):
         paths["png"] = out_dir / "curves.png"
     return paths
