@@ -142,6 +142,9 @@ def list_models(
     filter: str | Iterable[str] = "",
     exclude: str | Iterable[str] = "",
     pretrained: bool = False,
+    family: str | None = None,
+    fusion_op: str | None = None,
+    fusion_point: str | int | None = None,
 ) -> list[str]:
     """Registered architecture names, naturally sorted.
 
@@ -149,9 +152,15 @@ def list_models(
         filter: fnmatch wildcard(s); a name is kept if it matches any. Empty keeps all.
         exclude: fnmatch wildcard(s); a name is dropped if it matches any.
         pretrained: list ``arch.tag`` names of published weights instead of bare architectures.
+        family: keep architectures of this family (``ArchInfo.family``: "assignment", "course", "catalogue"...).
+        fusion_op: keep architectures fusing with this operator (``ArchInfo.fusion_op``: "film", "concat"...).
+        fusion_point: keep architectures fusing at this point: a name ("early", "intermediate", "late", "none")
+            or a stage number (in ``ArchInfo.fusion_points``).
 
     >>> list_models(["late_*", "course_late*"])
     ['course_late_fusion', 'late_fusion', 'late_fusion_strided']
+    >>> list_models(fusion_op="matmul")
+    ['course_intermediate_matmul']
     """
     if pretrained:
         names = [f"{arch}.{tag}" for arch, tags in _weights.items() for tag in tags]
@@ -162,7 +171,22 @@ def list_models(
         names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in include)]
     if drop:
         names = [n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in drop)]
+    if family is not None or fusion_op is not None or fusion_point is not None:
+        names = [n for n in names if _info_matches(_infos[split_model_name_tag(n)[0]], family, fusion_op, fusion_point)]
     return sorted(names, key=_natural_key)
+
+
+def _info_matches(info: ArchInfo | None, family: str | None, fusion_op: str | None, fusion_point: str | int | None) -> bool:
+    """Whether metadata ``info`` passes the ``list_models`` metadata filters (no metadata passes none)."""
+    if info is None:
+        return False
+    if family is not None and info.family != family:
+        return False
+    if fusion_op is not None and info.fusion_op != fusion_op:
+        return False
+    if isinstance(fusion_point, int):
+        return fusion_point in info.fusion_points
+    return fusion_point is None or info.fusion_point == fusion_point
 
 
 def list_pretrained(filter: str | Iterable[str] = "", exclude: str | Iterable[str] = "") -> list[str]:

@@ -99,6 +99,14 @@ class ArchInfo:
     downsample: str = "pool"
     description: str = ""
     name: str = ""  # filled in by ``register_model``
+    family: str = ""  # the group a model belongs to ("assignment", "course", "catalogue", "timm"); "" = source
+    fusion_points: tuple[int, ...] = ()  # stages (conv blocks / backbone stages) after which the modalities meet
+
+    def __post_init__(self) -> None:
+        # The notebook families are their sources; frozen, hence object.__setattr__.
+        if not self.family:
+            object.__setattr__(self, "family", self.source)
+        object.__setattr__(self, "fusion_points", tuple(self.fusion_points))
 
     @property
     def source_title(self) -> str:
