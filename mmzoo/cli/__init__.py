@@ -9,11 +9,12 @@ from mmzoo.cli import data as _data
 from mmzoo.cli import export as _export
 from mmzoo.cli import models as _models
 from mmzoo.cli import publish as _publish
+from mmzoo.cli import robustness as _robustness
 from mmzoo.cli import train as _train
 
 __all__ = ["main", "build_parser"]
 
-_GROUPS = (_models, _data, _train, _bench, _export, _publish)
+_GROUPS = (_models, _data, _train, _bench, _robustness, _export, _publish)
 
 
 def build_parser() -> argparse.ArgumentParser:
