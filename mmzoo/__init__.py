@@ -1,8 +1,8 @@
 """mmzoo: a model zoo of RGB + LiDAR fusion networks.
 
 >>> import mmzoo
->>> mmzoo.list_models("intermediate_*", exclude="*_strided")
-['intermediate_add', 'intermediate_cat', 'intermediate_hadamard']
+>>> mmzoo.list_models("intermediate_cat*")
+['intermediate_cat', 'intermediate_cat_strided']
 >>> model = mmzoo.create("intermediate_cat")
 
 The package is layered; each layer imports only the ones before it (see ``docs/contributing.md``)::
@@ -17,10 +17,12 @@ from typing import Any
 from mmzoo import models  # noqa: F401  (importing registers every architecture)
 from mmzoo.errors import (
     BusyError,
+    GoldenOutputError,
     DuplicateModelError,
     IntegrityError,
     InputRangeWarning,
     MmzooError,
+    NonFiniteLossError,
     PretrainedAdaptationWarning,
     UnknownModelError,
     UnverifiedWeightsError,
@@ -51,7 +53,8 @@ from mmzoo.registry import (
 register_index()
 
 # Release functions load huggingface_hub and the training engine: imported when first used, not by `import mmzoo`.
-_LAZY = {"push_to_hub": "mmzoo.release.publish", "publish_folder": "mmzoo.release.publish"}
+_LAZY = {"push_to_hub": "mmzoo.release.publish", "publish_folder": "mmzoo.release.publish",
+         "export_onnx": "mmzoo.release.onnx"}
 
 
 def __getattr__(name: str) -> Any:
@@ -68,6 +71,7 @@ __all__ = [
     "load_pretrained",
     "push_to_hub",
     "publish_folder",
+    "export_onnx",
     "list_models",
     "list_pretrained",
     "is_model",
@@ -88,6 +92,8 @@ __all__ = [
     "WrongArchitectureError",
     "UnverifiedWeightsError",
     "BusyError",
+    "GoldenOutputError",
+    "NonFiniteLossError",
     "PretrainedAdaptationWarning",
     "UnverifiedWeightsWarning",
     "InputRangeWarning",

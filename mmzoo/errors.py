@@ -19,6 +19,9 @@ __all__ = [
     "WrongArchitectureError",
     "UnverifiedWeightsError",
     "BusyError",
+    "PublishError",
+    "GoldenOutputError",
+    "NonFiniteLossError",
     "PretrainedAdaptationWarning",
     "UnverifiedWeightsWarning",
     "InputRangeWarning",
@@ -55,6 +58,18 @@ class UnverifiedWeightsError(MmzooError, ValueError):
 
 class BusyError(MmzooError, RuntimeError):
     """A folder that another mmzoo process is writing right now (a run folder, a data folder, an index)."""
+
+
+class GoldenOutputError(MmzooError, ValueError):
+    """Published weights that no longer give the output recorded for them (``mmzoo.release.golden``)."""
+
+
+class NonFiniteLossError(MmzooError, RuntimeError):
+    """A training or validation loss that became nan or infinite: the run stops instead of recording garbage."""
+
+
+class PublishError(MmzooError, RuntimeError):
+    """Publishing to the Hub failed: the endpoint is unreachable or too slow, or it refused the upload."""
 
 
 class PretrainedAdaptationWarning(UserWarning):

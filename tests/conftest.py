@@ -18,3 +18,16 @@ def clean_registry():
         target = getattr(registry, name)
         target.clear()
         target.update(value)
+
+
+@pytest.fixture
+def no_local_weights(monkeypatch, tmp_path):
+    """mmzoo as a wheel without shipped weights would see it: no $MMZOO_WEIGHTS_DIR, no mmzoo/_weights/, no
+    source checkout's weights/."""
+    from mmzoo.pretrained import locate
+
+    monkeypatch.delenv(locate.WEIGHTS_DIR_ENV, raising=False)
+    monkeypatch.setattr(locate, "_PACKAGE_DIR", tmp_path / "site-packages" / "mmzoo")
+    monkeypatch.setattr(locate, "_SOURCE_ROOT", tmp_path / "site-packages")
+    assert locate.local_weight_dirs() == []
+    return tmp_path

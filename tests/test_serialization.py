@@ -65,8 +65,10 @@ def test_unreadable_file_without_records_is_refused(saved):
     del config["files"]
     (folder / CONFIG_NAME).write_text(json.dumps(config))
     (folder / WEIGHTS_NAME).write_bytes(b"not a safetensors file")
-    with pytest.raises(IntegrityError, match="not a readable safetensors file"):
+    with pytest.raises(mmzoo.UnverifiedWeightsError, match="records no sha256 for model.safetensors"):
         mmzoo.load_pretrained(folder)
+    with pytest.warns(mmzoo.UnverifiedWeightsWarning), pytest.raises(IntegrityError, match="not a readable safetensors"):
+        mmzoo.load_pretrained(folder, trust_unverified=True)
 
 
 def test_weights_that_do_not_fit_say_what_differs(saved):

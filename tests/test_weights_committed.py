@@ -35,7 +35,7 @@ LOSS_TOLERANCE = 1e-4
 @pytest.fixture(autouse=True)
 def only_the_checkout(monkeypatch):
     """Load from this checkout's weights/ only: no user weights folder, and never the network."""
-    monkeypatch.delenv(mmzoo.pretrained.hub.WEIGHTS_DIR_ENV, raising=False)
+    monkeypatch.delenv(mmzoo.pretrained.locate.WEIGHTS_DIR_ENV, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 

@@ -45,7 +45,7 @@ def local_weight(tmp_path, monkeypatch, clean_registry):
     model = seeded(seed=1)
     folder = mmzoo.save_pretrained(model, tmp_path / "weights" / NAME)
     registry.register_weights(ARCH, weight_for(folder / WEIGHTS_NAME, model), default=True)
-    monkeypatch.setenv(mmzoo.pretrained.hub.WEIGHTS_DIR_ENV, str(tmp_path / "weights"))
+    monkeypatch.setenv(mmzoo.pretrained.locate.WEIGHTS_DIR_ENV, str(tmp_path / "weights"))
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing may be downloaded in these tests
     return model, folder / WEIGHTS_NAME
 
@@ -72,7 +72,7 @@ def test_tampered_and_truncated_local_files_are_refused(local_weight):
 
 
 def test_unpublished_and_not_local_fails_fast_and_says_where_it_looked(local_weight, monkeypatch, tmp_path):
-    monkeypatch.setenv(mmzoo.pretrained.hub.WEIGHTS_DIR_ENV, str(tmp_path / "nowhere"))
+    monkeypatch.setenv(mmzoo.pretrained.locate.WEIGHTS_DIR_ENV, str(tmp_path / "nowhere"))
     start = time.perf_counter()
     with pytest.raises(mmzoo.WeightsNotFoundError) as error:
         mmzoo.create(NAME, pretrained=True)
@@ -184,11 +184,8 @@ def test_a_broken_index_says_what_is_wrong(tmp_path):
         WeightInfo.from_dict({"tag": "x", "sha": "0"})
 
 
-def test_an_installed_wheel_knows_the_metadata_and_says_where_to_get_the_files(monkeypatch, tmp_path):
-    """Without a source checkout (no weights/ beside the package) the index still describes every weight."""
-    monkeypatch.setattr(mmzoo.pretrained.hub, "_PACKAGE_ROOT", tmp_path)  # what site-packages looks like
-    monkeypatch.delenv(mmzoo.pretrained.hub.WEIGHTS_DIR_ENV, raising=False)
-    assert mmzoo.pretrained.hub.checkout_weights_dir() is None
+def test_without_local_files_the_index_still_describes_every_weight_and_says_where_to_get_them(no_local_weights):
+    """Without shipped or checkout weights the index still describes every weight."""
     for name in mmzoo.list_models(pretrained=True):
         weight = mmzoo.get_weights(name)
         assert weight.sha256 and weight.num_bytes and weight.metrics and weight.input_spec is not None

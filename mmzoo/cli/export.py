@@ -5,7 +5,7 @@
         --run-dir runs/assignment/intermediate_cat/seed51
     mmzoo export late_fusion intermediate_add --run-dir 'runs/assignment/{model}/seed51'   # several at once
     mmzoo export late_fusion --set train_frames=64 --set val_frames=32 --set epochs=1 --out /tmp/w  # a quick try
-    mmzoo export intermediate_cat --model-arg lidar_scale=0.02 --run-dir runs/assignment-scaled/intermediate_cat/seed51
+    mmzoo export intermediate_cat --set lidar_scale=0.02 --run-dir runs/assignment-scaled/intermediate_cat/seed51
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 
 from mmzoo.cli.models import format_table
+from mmzoo.cli.options import add_shared_options, parse_value, split_settings
+from mmzoo.pretrained.locate import weight_availability
 from mmzoo.registry import get_weights, list_pretrained
 
 __all__ = ["register", "parse_model_args", "weight_rows", "WEIGHT_COLUMNS"]
@@ -21,20 +23,17 @@ __all__ = ["register", "parse_model_args", "weight_rows", "WEIGHT_COLUMNS"]
 
 def parse_model_args(items: list[str]) -> dict:
     """``["lidar_scale=0.02", "fusion_op=add"]`` -> ``{"lidar_scale": 0.02, "fusion_op": "add"}`` (values are
-    read as JSON when they parse, else kept as strings)."""
+    read as JSON when they parse, else kept as strings; see :func:`mmzoo.cli.options.parse_value`)."""
     kwargs = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--model-arg {item!r} must look like key=value (e.g. lidar_scale=0.02)")
-        try:
-            kwargs[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            kwargs[key.strip()] = value
+        kwargs[key.strip()] = parse_value(value)
     return kwargs
 
 
-WEIGHT_COLUMNS = ("name", "params", "dataset", "val acc", "val loss", "size MB", "sha256", "hub")
+WEIGHT_COLUMNS = ("name", "params", "dataset", "val acc", "val loss", "size MB", "sha256", "hub", "available")
 
 
 def weight_rows(names: list[str]) -> list[tuple]:
@@ -46,7 +45,7 @@ def weight_rows(names: list[str]) -> list[tuple]:
         hub = f"{w.repo_id}@{w.revision[:12]}" if w.revision else "not published yet"
         rows.append((name, w.num_params, f"{w.dataset} {w.dataset_version}".strip(),
                      "-" if acc is None else f"{acc:.4f}", f"{w.metrics.get('loss', float('nan')):.4f}",
-                     f"{w.num_bytes / 2**20:.2f}", w.sha256[:12], hub))
+                     f"{w.num_bytes / 2**20:.2f}", w.sha256[:12], hub, weight_availability(w).describe()))
     return rows
 
 
@@ -87,13 +86,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.run_dir and len(args.models) > 1 and "{model}" not in args.run_dir:
         raise ValueError("several models need a --run-dir with a {model} placeholder, e.g. 'runs/{model}/seed51'")
     index = False if args.no_index else (args.index or True)
+    # --model-arg is the older spelling of a model argument given with --set; both are checked the same way.
+    overrides, model_kwargs = split_settings([*args.settings, *args.model_args], args.models)
     rows = []
     for name in args.models:
         run_dir = args.run_dir.format(model=name) if args.run_dir else None
         result = export_weights(
-            name, args.recipe, args.tag, args.out, run_dir=run_dir, overrides=args.overrides,
+            name, args.recipe, args.tag, args.out, run_dir=run_dir, overrides=overrides,
             options=EngineOptions(device=args.device, progress=not args.json), index=index, org=args.org,
-            model_kwargs=parse_model_args(args.model_args),
+            model_kwargs=model_kwargs,
         )
         weight = result.weight
         row = {"name": weight.name, "folder": str(result.folder), "reused_run": result.reused_run,
@@ -117,10 +118,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("export", help="train/evaluate a model and write weights/<arch>.<tag>/ (+ model card)")
     p.add_argument("models", nargs="+", metavar="MODEL", help="registered architecture(s), e.g. intermediate_cat")
     p.add_argument("--recipe", default="assignment", help="training recipe (default assignment)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a recipe field (repeatable), e.g. --set epochs=5")
+    add_shared_options(p, data_dir=False)  # export trains on the recipe's own frames
     p.add_argument("--model-arg", dest="model_args", action="append", default=[], metavar="KEY=VALUE",
-                   help="constructor argument for the model (repeatable), e.g. --model-arg lidar_scale=0.02")
+                   help="a model argument, as --set gives it (kept for older scripts)")
     p.add_argument("--tag", default="shapes_v1", help="pretrained tag: the folder is <arch>.<tag> (default shapes_v1)")
     p.add_argument("--out", default="weights", help="folder receiving <arch>.<tag>/ (default weights)")
     p.add_argument("--run-dir", help="training run folder; a finished run is reused, an unfinished one resumed "
@@ -129,7 +129,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "checkout's weights/, else OUT/pretrained_index.json)")
     p.add_argument("--no-index", action="store_true", help="update no index")
     p.add_argument("--org", default="mmzoo", help="Hub organisation of the recorded repo id (default mmzoo)")
-    p.add_argument("--device", default="auto", help="training device: auto, cpu, cuda, ... (default auto)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=_cmd_export)
 

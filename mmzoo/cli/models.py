@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 from mmzoo.registry.metadata import SOURCES, ArchInfo
-from mmzoo.registry import list_models, list_pretrained, model_info, split_model_name_tag
+from mmzoo.registry import get_weights, list_models, list_pretrained, model_info, split_model_name_tag
 
 __all__ = ["register", "format_table", "model_rows"]
 
@@ -50,7 +50,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(names, indent=2))
         else:
-            print("\n".join(names) if names else "no pretrained weights are published yet")
+            print("\n".join(_availability(n) for n in names) if names else "no pretrained weights are published yet")
         return 0
     names = list_models(args.filter or "", args.exclude or "")
     if args.json:
@@ -63,7 +63,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _availability(name: str) -> str:
+    """``arch.tag (shipped)``: where the weight would load from now."""
+    from mmzoo.pretrained.locate import weight_availability
+
+    return f"{name} ({weight_availability(get_weights(name)).describe()})"
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
+    if split_model_name_tag(args.name)[1]:
+        get_weights(args.name)  # an unknown tag fails here as mmzoo.create fails, listing the published tags
     info = model_info(args.name)
     if args.json:
         print(json.dumps(info.to_dict(), indent=2))
@@ -81,7 +90,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("parameters", f"{info.num_params:,}"),
         ("outputs", info.num_outputs),
         ("inputs", spec.describe()),
-        ("pretrained", ", ".join(list_pretrained(f"{split_model_name_tag(info.name)[0]}.*")) or "none published yet"),
+        ("pretrained", ", ".join(_availability(n) for n in list_pretrained(f"{info.name}.*")) or "none published yet"),
     ]
     width = max(len(k) for k, _ in fields)
     print("\n".join(f"{k.ljust(width)}  {v}" for k, v in fields))

@@ -11,24 +11,35 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 __all__ = ["register"]
 
 
-def _pin(folder: Path, repo_id: str, commit: str, index: str | None) -> str:
-    """Record ``repo_id`` at ``commit`` as the pinned revision of the folder's ``arch.tag`` in the index."""
-    from mmzoo.registry.metadata import WeightInfo
+def _pinnable_entry(folder: Path, index: str | None) -> tuple[Path, dict]:
+    """The index entry that ``--pin`` will update, checked BEFORE anything is uploaded: it must exist and record
+    the folder's exact bytes (else the pin would point a tag at other weights)."""
     from mmzoo.pretrained.folder import WEIGHTS_NAME
+    from mmzoo.pretrained.index import INDEX_PATH, read_index
     from mmzoo.utils.files import file_sha256
-    from mmzoo.pretrained.index import INDEX_PATH, read_index, update_index
 
     path = Path(index) if index else INDEX_PATH
     entry = read_index(path).get(folder.name)
     if entry is None:
-        raise LookupError(f"{path} has no entry {folder.name!r} to pin; export it with `mmzoo export` first")
+        raise LookupError(f"{path} has no entry {folder.name!r} to pin; export it with `mmzoo export` first "
+                          "(nothing was uploaded)")
     if entry["sha256"] != file_sha256(folder / WEIGHTS_NAME):
-        raise ValueError(f"{folder / WEIGHTS_NAME} is not the file {path} records for {folder.name}; re-export it")
+        raise ValueError(f"{folder / WEIGHTS_NAME} is not the file {path} records for {folder.name}; re-export it "
+                         "(nothing was uploaded)")
+    return path, entry
+
+
+def _pin(path: Path, entry: dict, repo_id: str, commit: str) -> str:
+    """Record ``repo_id`` at ``commit`` as the pinned revision of the entry's ``arch.tag`` in the index."""
+    from mmzoo.pretrained.index import update_index
+    from mmzoo.registry import WeightInfo
+
     weight = dataclasses.replace(WeightInfo.from_dict({k: v for k, v in entry.items() if k != "default"}),
                                  repo_id=repo_id, revision=commit)
     update_index(weight, path)
@@ -39,9 +50,13 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     from mmzoo.release.publish import publish_folder
 
     folder = Path(args.folder)
+    pin_target = _pinnable_entry(folder, args.index) if args.pin else None
     result = publish_folder(folder, args.repo_id, revision=args.revision, commit_message=args.message,
                             private=args.private or None, dry_run=args.dry_run)
-    pinned = _pin(folder, args.repo_id, result.commit, args.index) if args.pin and not args.dry_run else None
+    if not result.dry_run:  # printed before pinning, so the commit is known even if pinning fails
+        print(f"committed {result.commit} to {result.repo_id}@{result.revision} ({result.commit_url})",
+              file=sys.stderr if args.json else sys.stdout)
+    pinned = _pin(*pin_target, args.repo_id, result.commit) if pin_target and not args.dry_run else None
     if args.json:
         print(json.dumps({**result.to_dict(), "pinned_in": pinned}, indent=2))
         return 0
@@ -51,7 +66,6 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         print(f"dry run: would commit these {len(result.files)} files to {result.repo_id}@{result.revision} "
               f"on {result.endpoint}")
         return 0
-    print(f"committed {result.commit} to {result.repo_id}@{result.revision} ({result.commit_url})")
     if pinned:
         print(f"pinned {folder.name} to revision {result.commit} in {pinned}")
     return 0

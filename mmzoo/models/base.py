@@ -1,8 +1,12 @@
 """``MultiModalNet``: the forward contract ``model(rgb, lidar)`` and the input checks every zoo model shares."""
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
+
+from mmzoo.errors import InputRangeWarning
 
 from mmzoo.registry.metadata import InputSpec
 
@@ -56,6 +60,7 @@ class MultiModalNet(nn.Module):
             if input_spec.lidar_channels == 4:
                 gain[3] = 1.0
             self.register_buffer("lidar_gain", gain)
+        self._rgb_range_checked = False
         self.arch_name: str = type(self).__name__
         self.arch_kwargs: dict = {}
 
@@ -80,6 +85,16 @@ class MultiModalNet(nn.Module):
                 f"{self.arch_name}: {modality} must be a floating-point tensor, got {x.dtype}; "
                 "convert uint8 images with x.float() / 255"
             )
+        reference = next(self.parameters(), None)
+        if reference is not None and x.dtype != reference.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ValueError(
+                f"{self.arch_name}: {modality} is {x.dtype} but the model's weights are {reference.dtype}; convert "
+                f"the input with .to({reference.dtype}) (or the model with model.to(dtype)), or run under "
+                "torch.autocast for mixed precision"
+            )
+        if reference is not None and x.device != reference.device:
+            raise ValueError(f"{self.arch_name}: {modality} is on {x.device} but the model is on {reference.device}; "
+                             f"move the input with .to({str(reference.device)!r}) or the model with model.to(...)")
 
     def validate_inputs(self, rgb: torch.Tensor | None, lidar: torch.Tensor | None) -> None:
         """Raise a ValueError naming the expected and the received shape if an input does not fit."""
@@ -89,9 +104,25 @@ class MultiModalNet(nn.Module):
         if len(self.input_spec.modalities) == 2 and rgb.shape[0] != lidar.shape[0]:
             raise ValueError(f"{self.arch_name}: rgb has batch size {rgb.shape[0]} but lidar has {lidar.shape[0]}")
 
+    def _warn_if_rgb_looks_unscaled(self, rgb: torch.Tensor | None) -> None:
+        """Warn once per model when the camera input looks like 0..255 instead of the spec's 0..1.
+
+        Checked on CPU tensors in eager mode only: a reduction there costs nothing worth measuring, while on a
+        GPU it would wait for the device, and under torch.compile / torch.export it would be data-dependent
+        control flow."""
+        if rgb is None or self._rgb_range_checked or rgb.device.type != "cpu" or torch.compiler.is_compiling():
+            return
+        self._rgb_range_checked = True
+        high = self.input_spec.rgb_range[1]
+        if rgb.numel() and float(rgb.detach().amax()) > 2 * high:
+            warnings.warn(f"{self.arch_name}: rgb reaches {float(rgb.detach().amax()):g}, but the model expects "
+                          f"values in {list(self.input_spec.rgb_range)}; divide 8-bit images by 255",
+                          InputRangeWarning, stacklevel=3)
+
     def forward(self, rgb: torch.Tensor | None, lidar: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, C_rgb, H, W), (B, C_lidar, H, W) -> (B, num_outputs)``."""
         self.validate_inputs(rgb, lidar)
+        self._warn_if_rgb_looks_unscaled(rgb if "rgb" in self.input_spec.modalities else None)
         if "lidar" in self.input_spec.modalities:
             # Always applied (one cheap multiply): testing the gain for 1.0 would cost a GPU sync per call.
             lidar = lidar * self.lidar_gain.to(lidar.dtype).view(1, -1, 1, 1)

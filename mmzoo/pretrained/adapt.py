@@ -48,7 +48,8 @@ ADAPTABLE_KWARGS = ("num_outputs", "rgb_channels", "lidar_channels")
 
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """``(state_dict, metadata)`` of a ``.safetensors`` file, or of a ``.pt`` / ``.pth`` state dict (loaded with
-    ``weights_only=True``; a dict under ``state_dict`` or ``model`` is unwrapped). Unreadable files raise
+    ``weights_only=True``; a dict under ``best_state`` (an mmzoo training checkpoint's selected epoch),
+    ``state_dict`` or ``model`` is unwrapped). Unreadable files raise
     ``mmzoo.IntegrityError``."""
     path = Path(path)
     if path.suffix in (".pt", ".pth", ".bin"):
@@ -56,7 +57,7 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # any unpickling failure: say which file, and why
             raise IntegrityError(f"{path} is not a readable torch state dict ({err})") from None
-        for key in ("state_dict", "model"):
+        for key in ("best_state", "state_dict", "model"):  # a training checkpoint's kept epoch comes first
             if isinstance(state, dict) and isinstance(state.get(key), dict):
                 state = state[key]
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -97,8 +98,7 @@ def check_overrides(
         return
     if build is not None and not any(k in trained for k in changed):
         plain, restated = build(**trained), build(**{**trained, **changed})
-        same_spec = getattr(plain, "input_spec", None) == getattr(restated, "input_spec", None)
-        if repr(plain) == repr(restated) and same_spec:
+        if _same_architecture(plain, restated):
             return
     shown = ", ".join(f"{k}={v!r}" + (f" (trained with {trained[k]!r})" if k in trained else "")
                       for k, v in changed.items())
@@ -106,6 +106,17 @@ def check_overrides(
         f"cannot load the pretrained weights {name} into a model built with {shown}: only "
         f"{', '.join(ADAPTABLE_KWARGS)} can be adapted; build it with pretrained=False to train that variant"
     )
+
+
+def _same_architecture(a: nn.Module, b: nn.Module) -> bool:
+    """Same layers, input spec and buffers: an argument that only sets a buffer (``lidar_scale`` sets the LiDAR
+    gain) changes what the model computes although its layers print the same, and loading the file would
+    silently replace the requested buffer with the trained one."""
+    if repr(a) != repr(b) or getattr(a, "input_spec", None) != getattr(b, "input_spec", None):
+        return False
+    buffers_a, buffers_b = dict(a.named_buffers()), dict(b.named_buffers())
+    return buffers_a.keys() == buffers_b.keys() and all(
+        buffers_a[k].shape == buffers_b[k].shape and torch.equal(buffers_a[k], buffers_b[k]) for k in buffers_a)
 
 
 def adapt_input_conv(weight: torch.Tensor, channels: int) -> torch.Tensor:
@@ -236,6 +247,12 @@ def load_weights(
         adaptations += _adapt_head(model, state, expected, mismatched, adapted)
         adaptations += _adapt_first_convs(model, state, expected, mismatched, adapted, source_spec)
         adaptations += _adapt_buffers(model, expected, mismatched, adapted, source_spec)
+    wrong_dtypes = [f"{k}: file {state[k].dtype} vs model {expected[k].dtype}" for k in sorted(expected)
+                    if k in state and state[k].dtype != expected[k].dtype]
+    if wrong_dtypes:
+        raise ValueError(f"the weights in {source} have other tensor types than "
+                         f"{getattr(model, 'arch_name', 'the model')} expects: {wrong_dtypes[:5]}; the file is not "
+                         "what it claims to be (re-download or re-save it)")
     if missing or unexpected or mismatched:
         shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}" for k in sorted(mismatched)]
         raise ValueError(_fit_message(model, source, missing, unexpected, shapes))

@@ -13,6 +13,7 @@ truncated file, or a state dict that does not fit the architecture, is an error,
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from torch import nn
 from mmzoo.pretrained.adapt import check_architecture, check_overrides, load_weights, read_weights, report_adaptations
 from mmzoo.registry.metadata import InputSpec, WeightInfo
 from mmzoo.utils.files import atomic_write_json, file_sha256, verify_file
-from mmzoo.registry import model_entrypoint
+from mmzoo.errors import IntegrityError, UnverifiedWeightsError, UnverifiedWeightsWarning
+from mmzoo.registry import get_weights, is_model, model_entrypoint
 
 __all__ = [
     "CONFIG_NAME",
@@ -30,6 +32,7 @@ __all__ = [
     "save_pretrained",
     "load_pretrained",
     "load_file_into",
+    "verify_recorded",
     "folder_weight_info",
 ]
 
@@ -102,7 +105,43 @@ def _read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
-def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) -> nn.Module:
+def verify_recorded(path: Path, config: dict[str, Any], source: str, trust_unverified: bool = False) -> None:
+    """Verify ``path`` against the sha256 and size that ``config["files"]`` records for it.
+
+    A config that records nothing for the file is refused (:class:`UnverifiedWeightsError`) unless
+    ``trust_unverified``, which loads it with an :class:`UnverifiedWeightsWarning` saying what was not checked.
+    """
+    record = config.get("files", {}).get(path.name) if isinstance(config.get("files"), dict) else None
+    if not isinstance(record, dict) or not record.get("sha256"):
+        message = (f"{source} records no sha256 for {path.name}, so nothing can tell whether the file is the one "
+                   "that was saved")
+        if not trust_unverified:
+            raise UnverifiedWeightsError(f"{message}; re-save it with mmzoo.save_pretrained, or pass "
+                                         "trust_unverified=True if you trust the file")
+        warnings.warn(f"{message}; loading it unverified (trust_unverified=True)", UnverifiedWeightsWarning,
+                      stacklevel=3)
+        return
+    verify_file(path, record["sha256"], record.get("num_bytes"))
+
+
+def _check_claimed_tag(config: dict[str, Any], path: Path) -> None:
+    """A folder whose metadata names a registered ``arch.tag`` must hold that tag's published bytes: the
+    package index's sha256 is checked, not only the folder's own record (which whoever edits the file can
+    rewrite too)."""
+    described = config.get("pretrained_cfg")
+    if not isinstance(described, dict):
+        return
+    name = f"{config.get('architecture')}.{described.get('tag')}"
+    if not described.get("tag") or not is_model(name):
+        return
+    published = get_weights(name)
+    if published is not None and published.sha256 and file_sha256(path) != published.sha256:
+        raise IntegrityError(f"{path} claims to be the published weights {name}, but its sha256 is not the one "
+                             f"mmzoo publishes for {name} ({published.sha256}); it was modified or replaced")
+
+
+def load_pretrained(folder: str | Path, pretrained: bool = True, trust_unverified: bool = False,
+                    **kwargs: Any) -> nn.Module:
     """Rebuild the model saved in ``folder`` and, if ``pretrained``, load its verified weights (as timm's
     ``local-dir:``: without ``pretrained`` only the architecture comes from the folder).
 
@@ -110,7 +149,8 @@ def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) 
     None. ``kwargs`` override the saved constructor kwargs. With ``pretrained`` only the declared adaptations are
     allowed (``num_outputs``: fresh head; ``rgb_channels`` / ``lidar_channels``: adapted first convolution),
     reported in ``model.pretrained_adaptations`` and as a warning; anything else that would change what the
-    weights mean is refused.
+    weights mean is refused. The weights must be recorded in config.json (sha256 and size) unless
+    ``trust_unverified``; a folder claiming a registered ``arch.tag`` must hold that tag's published bytes.
     """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -118,6 +158,8 @@ def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) 
     config = _read_config(folder)
     entrypoint = model_entrypoint(config["architecture"])
     trained = config.get("kwargs", {})
+    if not isinstance(trained, dict):
+        raise ValueError(f"{folder / CONFIG_NAME}: 'kwargs' must be an object of constructor arguments")
     if pretrained:
         check_overrides(f"in {folder}", trained, kwargs, build=entrypoint)
     model = entrypoint(**{**trained, **kwargs})
@@ -126,8 +168,8 @@ def load_pretrained(folder: str | Path, pretrained: bool = True, **kwargs: Any) 
     if not pretrained:
         return model
     weights = folder / WEIGHTS_NAME
-    record = config.get("files", {}).get(WEIGHTS_NAME, {})
-    verify_file(weights, record.get("sha256"), record.get("num_bytes"))
+    verify_recorded(weights, config, str(folder / CONFIG_NAME), trust_unverified)
+    _check_claimed_tag(config, weights)
     load_file_into(model, weights, source_spec=config.get("input_spec"), label=f"local-dir:{folder}")
     return model
 

@@ -1,15 +1,15 @@
-"""Where pretrained weights come from: an explicit path, the local ``weights/`` folder, or the Hugging Face cache
-and Hub, in that order, and never a wait on a network that is not there.
+"""The Hugging Face Hub as a source of weights: the cache, then the Hub at a revision, and never an unbounded wait.
 
-- :func:`local_weight_dirs`: ``$MMZOO_WEIGHTS_DIR`` (one or more folders, ``os.pathsep``-separated), then the
-  ``weights/`` folder of a source checkout (beside the package, recognised by the ``setup.cfg`` next to it).
-  Each holds ``<arch>.<tag>/model.safetensors``.
 - :func:`hub_download`: ``hf_hub_download(..., library_name="mmzoo", library_version=...)`` honouring
   HF_ENDPOINT, HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME, ``cache_dir`` and ``revision``. mmzoo reads HF_ENDPOINT
   and HF_HUB_OFFLINE when it is called, not only when huggingface_hub is imported. A pinned commit is served
   from the cache without a request. When the cache lacks a file: offline, it fails at once with a message saying
   how to fix it; online, one short request probes the endpoint first, because the client retries an unreachable
   Hub for tens of seconds before giving up.
+- Every network step has an overall deadline, not only a per-read timeout: an endpoint that accepts a connection
+  and never answers, or trickles its headers a byte at a time, would otherwise hold the caller forever (the
+  HTTP client's timeouts restart with every byte received). The probe gets :data:`PROBE_DEADLINE_S`, a download
+  ``$MMZOO_HUB_DEADLINE_S`` (default :data:`DOWNLOAD_DEADLINE_S`).
 
 huggingface_hub is imported only when a download is needed, so ``import mmzoo`` stays light.
 """
@@ -19,31 +19,36 @@ import importlib
 import inspect
 import os
 import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from mmzoo.errors import WeightsNotFoundError
+from mmzoo.pretrained.locate import WEIGHTS_DIR_ENV
 
 __all__ = [
-    "WEIGHTS_DIR_ENV",
-    "PROBE_TIMEOUT_S",
+    "PROBE_DEADLINE_S",
+    "DOWNLOAD_DEADLINE_S",
+    "DEADLINE_ENV",
+    "call_with_deadline",
+    "transport_errors",
     "hub_endpoint",
     "hub_offline",
     "hub_cache_dir",
-    "checkout_weights_dir",
-    "local_weight_dirs",
-    "find_local_weight",
     "hub_download",
     "parse_hub_name",
 ]
 
-#: Environment variable naming folders that hold ``<arch>.<tag>/`` weight folders.
-WEIGHTS_DIR_ENV = "MMZOO_WEIGHTS_DIR"
-#: Seconds the endpoint probe waits (HF_HUB_ETAG_TIMEOUT overrides it, as it does for the client).
-PROBE_TIMEOUT_S = 10.0
+#: Seconds the endpoint probe may take in all (HF_HUB_ETAG_TIMEOUT overrides it, as it does for the client).
+PROBE_DEADLINE_S = 5.0
+#: Seconds one file download may take in all, unless ``$MMZOO_HUB_DEADLINE_S`` says otherwise.
+DOWNLOAD_DEADLINE_S = 300.0
+DEADLINE_ENV = "MMZOO_HUB_DEADLINE_S"
 
 _TRUE = {"1", "ON", "YES", "TRUE"}
+T = TypeVar("T")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # mmzoo/pretrained/hub.py -> the folder holding mmzoo/
 
 
 def hub_endpoint() -> str:
@@ -73,29 +78,6 @@ def hub_cache_dir(cache_dir: str | Path | None = None) -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
-def checkout_weights_dir() -> Path | None:
-    """``weights/`` of the source checkout mmzoo runs from, or None for an installed wheel."""
-    folder = _PACKAGE_ROOT / "weights"
-    return folder if (_PACKAGE_ROOT / "setup.cfg").is_file() and folder.is_dir() else None
-
-
-def local_weight_dirs() -> list[Path]:
-    """Folders searched for ``<arch>.<tag>/``: ``$MMZOO_WEIGHTS_DIR`` entries, then a source checkout's weights/."""
-    dirs = [Path(p).expanduser() for p in os.environ.get(WEIGHTS_DIR_ENV, "").split(os.pathsep) if p]
-    if (checkout := checkout_weights_dir()) is not None:
-        dirs.append(checkout)
-    return dirs
-
-
-def find_local_weight(name: str, filename: str) -> Path | None:
-    """The first ``<dir>/<name>/<filename>`` that exists in :func:`local_weight_dirs`, or None."""
-    for folder in local_weight_dirs():
-        path = folder / name / filename
-        if path.is_file():
-            return path
-    return None
-
-
 def parse_hub_name(name: str) -> tuple[str, str | None]:
     """``"org/name@revision"`` -> ``("org/name", "revision")``; without ``@`` the revision is None.
 
@@ -117,6 +99,42 @@ def _local_alternatives(local_name: str | None) -> str:
     return "put the repo's files (config.json, model.safetensors) in a folder and use 'local-dir:FOLDER'"
 
 
+class _Unreachable(Exception):
+    pass
+
+
+def call_with_deadline(fn: Callable[[], T], seconds: float, what: str) -> T:
+    """``fn()``, or ``TimeoutError`` naming ``what`` if it has not returned after ``seconds`` in all.
+
+    The call runs in a daemon thread that is abandoned at the deadline (a socket read cannot be interrupted from
+    outside); an abandoned download leaves only the cache's ``.incomplete`` file, which the next one resumes.
+    """
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as err:  # handed to the caller's thread below
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run, name=f"mmzoo-hub: {what}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"{what} got no complete answer within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def _download_deadline() -> float:
+    value = os.environ.get(DEADLINE_ENV, "")
+    try:
+        return float(value) if value else DOWNLOAD_DEADLINE_S
+    except ValueError:
+        raise ValueError(f"${DEADLINE_ENV}={value!r} is not a number of seconds") from None
+
+
 def hub_download(
     repo_id: str,
     filename: str,
@@ -132,24 +150,16 @@ def hub_download(
         local_name: the ``arch.tag`` this file is, to name the local alternatives in error messages.
 
     Raises:
-        WeightsNotFoundError: offline and not cached, the endpoint unreachable, or the repo, revision or file
-            missing on the Hub; the message says which and how to fix it.
+        WeightsNotFoundError: offline and not cached, the endpoint unreachable or too slow, or the repo, revision
+            or file missing on the Hub; the message says which and how to fix it.
     """
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
     from mmzoo import __version__
 
     revision = revision or "main"
-    endpoint = hub_endpoint()
-    cache = hub_cache_dir(cache_dir)
-    what = f"{repo_id} --revision {revision}" if revision != "main" else repo_id
+    endpoint, cache = hub_endpoint(), hub_cache_dir(cache_dir)
     common = dict(repo_id=repo_id, filename=filename, revision=revision, cache_dir=str(cache), endpoint=endpoint,
                   library_name="mmzoo", library_version=__version__)
 
@@ -163,6 +173,7 @@ def hub_download(
     if (_COMMIT.match(revision) or hub_offline()) and (path := cached()) is not None:
         return path
     if hub_offline():
+        what = f"{repo_id} --revision {revision}" if revision != "main" else repo_id
         raise WeightsNotFoundError(
             f"{filename} of {repo_id} at revision {revision} is not in the Hugging Face cache ({cache}) and "
             f"HF_HUB_OFFLINE=1 forbids downloading it. To fix it: download it once while online (unset "
@@ -170,7 +181,7 @@ def hub_download(
             f"or {_local_alternatives(local_name)}"
         )
     try:
-        _probe(repo_id, filename, revision, endpoint)
+        _probe_or_explain(repo_id, filename, revision, endpoint)
     except _Unreachable as err:
         if (path := cached()) is not None:
             return path  # a branch that cannot be checked right now: the cached copy is the best there is
@@ -179,6 +190,25 @@ def hub_download(
             f"is not in the cache ({cache}). To fix it: check the network or HF_ENDPOINT, or "
             f"{_local_alternatives(local_name)}"
         ) from None
+    deadline = _download_deadline()
+    try:
+        return Path(call_with_deadline(lambda: hf_hub_download(**common), deadline, f"downloading {filename}"))
+    except (HfHubHTTPError, TimeoutError) as err:
+        raise WeightsNotFoundError(f"downloading {filename} of {repo_id} from {endpoint} failed: {err} (a slow "
+                                   f"network may need a longer ${DEADLINE_ENV})") from None
+
+
+def _probe_or_explain(repo_id: str, filename: str, revision: str, endpoint: str) -> None:
+    """The probe, with the Hub's refusals turned into ``WeightsNotFoundError`` that say what is missing."""
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        _probe(repo_id, filename, revision, endpoint)
     except RepositoryNotFoundError:
         raise WeightsNotFoundError(f"the Hub at {endpoint} has no repo {repo_id} (or it is private and no token "
                                    "was given: set HF_TOKEN or run `hf auth login`)") from None
@@ -188,17 +218,9 @@ def hub_download(
         raise WeightsNotFoundError(f"{repo_id} at revision {revision} has no file {filename}") from None
     except HfHubHTTPError as err:  # 401 / 403 (gated, bad token) and the like: the client's message says which
         raise WeightsNotFoundError(f"the Hub at {endpoint} refused {filename} of {repo_id}: {err}") from None
-    try:
-        return Path(hf_hub_download(**common))
-    except HfHubHTTPError as err:
-        raise WeightsNotFoundError(f"downloading {filename} of {repo_id} from {endpoint} failed: {err}") from None
 
 
-class _Unreachable(Exception):
-    pass
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
+def transport_errors() -> tuple[type[BaseException], ...]:
     """The network errors of whichever HTTP client this huggingface_hub uses: httpx2 (2.x) or httpx (1.x)."""
     errors: list[type[BaseException]] = []
     for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError")):
@@ -215,15 +237,15 @@ def _probe(repo_id: str, filename: str, revision: str, endpoint: str) -> None:
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-    timeout = constants.HF_HUB_ETAG_TIMEOUT if constants.HF_HUB_ETAG_TIMEOUT != constants.DEFAULT_ETAG_TIMEOUT \
-        else PROBE_TIMEOUT_S
+    deadline = constants.HF_HUB_ETAG_TIMEOUT if constants.HF_HUB_ETAG_TIMEOUT != constants.DEFAULT_ETAG_TIMEOUT \
+        else PROBE_DEADLINE_S
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
-    kwargs = {"timeout": timeout, "endpoint": endpoint}
+    kwargs = {"timeout": deadline, "endpoint": endpoint}
     if "retry_on_errors" in inspect.signature(get_hf_file_metadata).parameters:
         kwargs["retry_on_errors"] = False  # huggingface_hub >= 1.0 retries server errors unless told not to
     try:
-        get_hf_file_metadata(url, **kwargs)
-    except (*_transport_errors(), OfflineModeIsEnabled, OSError) as err:
+        call_with_deadline(lambda: get_hf_file_metadata(url, **kwargs), deadline, f"the Hub at {endpoint}")
+    except (*transport_errors(), OfflineModeIsEnabled, OSError) as err:  # TimeoutError is an OSError
         if isinstance(err, HfHubHTTPError) and not _server_side(err):
             raise
         raise _Unreachable(f"{type(err).__name__}: {err}") from None

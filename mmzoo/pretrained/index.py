@@ -15,12 +15,13 @@ The file::
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 from mmzoo.registry.metadata import WeightInfo
-from mmzoo.utils.files import atomic_write_text
-from mmzoo.registry import register_weights, split_model_name_tag
+from mmzoo.utils.files import atomic_write_text, file_lock
+from mmzoo.registry import is_model, register_weights, split_model_name_tag
 
 __all__ = ["INDEX_PATH", "INDEX_FORMAT", "read_index", "write_index", "update_index", "register_index"]
 
@@ -70,6 +71,11 @@ def update_index(weight: WeightInfo, path: str | Path = INDEX_PATH, default: boo
     """
     if not weight.architecture:
         raise ValueError("the weight's architecture must be set before it is indexed")
+    with file_lock(Path(path).with_name(Path(path).name + ".lock"), f"the pretrained index {path}", wait_s=60):
+        return _update_locked(weight, Path(path), default)
+
+
+def _update_locked(weight: WeightInfo, path: Path, default: bool | None) -> Path:
     entries = read_index(path)
     siblings = {n: e for n, e in entries.items() if e["architecture"] == weight.architecture and n != weight.name}
     if default is None:
@@ -84,12 +90,22 @@ def update_index(weight: WeightInfo, path: str | Path = INDEX_PATH, default: boo
 def register_index(path: str | Path = INDEX_PATH) -> list[str]:
     """Register every entry of the index with the registry (mmzoo does this on import); returns the names.
 
+    An entry for an architecture that is not registered is skipped with a ``RuntimeWarning``.
+
     An entry marked ``default`` becomes what a bare architecture name loads, also over tags registered before.
     """
     entries = read_index(path)
     ordered = sorted(entries.items(), key=lambda item: (not item[1].get("default", False), item[0]))
-    for _, entry in ordered:
+    registered = []
+    for name, entry in ordered:
+        if not is_model(entry["architecture"]):
+            # An index written by a newer mmzoo, or a plugin not imported yet: importing mmzoo must still work.
+            warnings.warn(f"{path}: weight {name} is for architecture {entry['architecture']!r}, which is not "
+                          "registered; skipping it (import the package that registers it, or upgrade mmzoo)",
+                          RuntimeWarning, stacklevel=2)
+            continue
         values = {key: value for key, value in entry.items() if key != "default"}
         register_weights(entry["architecture"], WeightInfo.from_dict(values), default=bool(entry.get("default")),
                          override=True)
-    return [name for name, _ in ordered]
+        registered.append(name)
+    return registered

@@ -5,8 +5,8 @@ May import: torch, :mod:`mmzoo.errors`. No network, no weights on disk, no train
 other way round.
 
 >>> from mmzoo.registry import list_models
->>> list_models("intermediate_*", exclude="*_strided")
-['intermediate_add', 'intermediate_cat', 'intermediate_hadamard']
+>>> list_models("intermediate_cat*")
+['intermediate_cat', 'intermediate_cat_strided']
 """
 from mmzoo.errors import DuplicateModelError, UnknownModelError
 from mmzoo.registry._registry import (

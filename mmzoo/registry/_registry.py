@@ -1,8 +1,8 @@
 """The decorator registry: architecture names -> constructors, metadata and pretrained weights.
 
 >>> import mmzoo
->>> mmzoo.list_models("intermediate_*", exclude="*_strided")
-['intermediate_add', 'intermediate_cat', 'intermediate_hadamard']
+>>> mmzoo.list_models("intermediate_cat*")
+['intermediate_cat', 'intermediate_cat_strided']
 >>> mmzoo.model_info("intermediate_cat").num_params
 914201
 
@@ -24,6 +24,7 @@ from typing import TypeVar
 from torch import nn
 
 from mmzoo.errors import DuplicateModelError, UnknownModelError
+from mmzoo.registry.arguments import check_arguments
 from mmzoo.registry.metadata import ArchInfo, WeightInfo
 
 __all__ = [
@@ -87,7 +88,14 @@ def register_model(
 
         @functools.wraps(func)
         def entrypoint(**kwargs) -> nn.Module:
-            model = func(**kwargs)
+            check_arguments(arch, kwargs)
+            try:
+                model = func(**kwargs)
+            except TypeError as err:
+                if "unexpected keyword argument" not in str(err):
+                    raise
+                raise TypeError(f"{arch} got an argument it does not take ({err}); its arguments are those of "
+                                f"{func.__module__}.{func.__qualname__} (see mmzoo.model_info({arch!r}))") from None
             model.arch_name = arch
             model.arch_kwargs = dict(kwargs)
             return model

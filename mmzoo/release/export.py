@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,13 @@ from typing import Any, Iterable
 import torch
 
 from mmzoo.release.cards import render_card
-from mmzoo.pretrained.hub import checkout_weights_dir
+from mmzoo.pretrained.locate import checkout_weights_dir
 from mmzoo.registry.metadata import WeightInfo
 from mmzoo.release.publish import CARD_NAME
 from mmzoo.registry import model_info, split_model_name_tag
 from mmzoo.pretrained.folder import WEIGHTS_NAME, save_pretrained
-from mmzoo.utils.files import file_sha256
-from mmzoo.train import EngineOptions, device_name, evaluate, fit, get_recipe, recipe_tensors
+from mmzoo.utils.files import atomic_write_text, file_sha256, folder_lock, replace_folder
+from mmzoo.train import EngineOptions, device_name, evaluate, fit, get_recipe, is_main_process, recipe_tensors
 from mmzoo.train.checkpoint import HISTORY_NAME
 from mmzoo.pretrained.index import INDEX_PATH, read_index, update_index
 
@@ -45,7 +44,7 @@ class ExportResult:
     """What an export wrote."""
 
     folder: Path
-    weight: WeightInfo
+    weight: WeightInfo | None  # None on the ranks other than 0 under torchrun, which write nothing
     index: Path | None
     reused_run: bool
 
@@ -110,37 +109,21 @@ def export_weights(
     arch, extra = split_model_name_tag(model_name)
     if extra:
         raise ValueError(f"export takes an architecture name, not {model_name!r}; give the tag with tag=")
-    info = model_info(arch)
-    overrides = list(overrides)
-    recipe_obj = get_recipe(recipe).override(overrides)
-    base = get_recipe(recipe).to_dict()
-    changed = [f"{k}={v}" for k, v in recipe_obj.to_dict().items() if base.get(k) != v]
+    recipe_obj = get_recipe(recipe).override(list(overrides))
     run_path = Path(run_dir) if run_dir is not None else None
     reused = _finished(run_path, recipe_obj.epochs)
     train, val = recipe_tensors(recipe_obj)
     options = options or EngineOptions(progress=False)
     result = fit(arch, recipe_obj, data=(train, val), run_dir=run_path, options=options, **(model_kwargs or {}))
+    out = Path(out).expanduser()
+    index_path = default_index_path(out) if index is True else (Path(index) if index else None)
+    if not is_main_process():  # under torchrun every rank trained; rank 0 alone writes
+        return ExportResult(out / f"{arch}.{tag}", None, index_path, reused)
     model = result.model.to("cpu", memory_format=torch.contiguous_format).eval()
     metrics = evaluate(model, val, recipe_obj.task, recipe_obj.loss, device="cpu")
-    name = f"{arch}.{tag}"
-    history = result.history
-    device, hardware = _training_device(history, result.device)
-    training = {
-        "device": device,
-        "device_name": hardware,
-        "torch_version": torch.__version__.split("+")[0],
-        "epochs": len(history),
-        "best_epoch": result.best_epoch,
-        "train_time_s": round(result.train_time_s, 1),
-        "command": " ".join(
-            ["mmzoo export", arch, "--recipe", recipe_obj.name, *(f"--set {c}" for c in changed),
-             *(f"--model-arg {k}={json.dumps(v)}" for k, v in sorted((model_kwargs or {}).items())),
-             "--tag", tag, "--out weights"]),
-        "val_metrics_during_training": {k: round(v, METRIC_DIGITS) for k, v in result.best.items()},
-    }
     weight = WeightInfo(
         tag=tag,
-        repo_id=f"{org}/{name}",
+        repo_id=f"{org}/{arch}.{tag}",
         revision=None,
         sha256="",
         num_bytes=0,
@@ -154,13 +137,40 @@ def export_weights(
         model_kwargs=dict(model.arch_kwargs),
         input_spec=model.input_spec,
         license=license,
-        training=training,
+        training=_training_record(result, recipe, recipe_obj, arch, tag, model_kwargs),
         architecture=arch,
     )
-    out = Path(out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    index_path = default_index_path(out) if index is True else (Path(index) if index else None)
-    with tempfile.TemporaryDirectory(dir=out, prefix=f".{name}.") as tmp:
+    final, weight = _write_weight_folder(model, weight, model_info(arch), out, index_path)
+    return ExportResult(final, weight, index_path, reused)
+
+
+def _training_record(result, recipe: str, recipe_obj, arch: str, tag: str, model_kwargs: dict | None) -> dict:
+    """How the run went and the command that reproduces it, for the card and the index."""
+    base = get_recipe(recipe).to_dict()
+    changed = [f"{k}={v}" for k, v in recipe_obj.to_dict().items() if base.get(k) != v]
+    device, hardware = _training_device(result.history, result.device)
+    return {
+        "device": device,
+        "device_name": hardware,
+        "torch_version": torch.__version__.split("+")[0],
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "train_time_s": round(result.train_time_s, 1),
+        "command": " ".join(
+            ["mmzoo export", arch, "--recipe", recipe_obj.name, *(f"--set {c}" for c in changed),
+             *(f"--model-arg {k}={json.dumps(v)}" for k, v in sorted((model_kwargs or {}).items())),
+             "--tag", tag, "--out weights"]),
+        "val_metrics_during_training": {k: round(v, METRIC_DIGITS) for k, v in result.best.items()},
+    }
+
+
+def _write_weight_folder(model: torch.nn.Module, weight: WeightInfo, info, out: Path,
+                         index_path: Path | None) -> tuple[Path, WeightInfo]:
+    """Write ``<out>/<arch>.<tag>/`` (weights, config, card) in a staging folder and swap it in whole, then
+    record the weight in the index; one exporter at a time per ``out`` (a second is refused, never mixed)."""
+    name = weight.name
+    with folder_lock(out, "the weights folder", wait_s=600), \
+            tempfile.TemporaryDirectory(dir=out, prefix=f".{name}.") as tmp:
         staging = Path(tmp) / name
         # config.json carries the weight's metadata except what depends on the file or the commit.
         described = {k: v for k, v in weight.to_dict().items() if k not in ("sha256", "num_bytes", "revision")}
@@ -172,13 +182,10 @@ def export_weights(
             if previous and previous.get("sha256") == weight.sha256 and previous.get("revision"):
                 # The same bytes are already published: keep the pinned repo and revision.
                 weight = dataclasses.replace(weight, repo_id=previous["repo_id"], revision=previous["revision"])
-        (staging / CARD_NAME).write_text(render_card(weight, info))
+        atomic_write_text(staging / CARD_NAME, render_card(weight, info))
         for item in staging.iterdir():
             item.chmod(0o644)  # temporary files are private; published artifacts are not
-        final = out / name
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-    if index_path is not None:
-        update_index(weight, index_path)
-    return ExportResult(final, weight, index_path, reused)
+        final = replace_folder(staging, out / name)
+        if index_path is not None:
+            update_index(weight, index_path)
+    return final, weight

@@ -16,7 +16,8 @@ from pathlib import Path
 from torch import nn
 
 from mmzoo.release.cards import render_basic_card, render_card
-from mmzoo.pretrained.hub import hub_endpoint, hub_offline
+from mmzoo.errors import PublishError
+from mmzoo.pretrained.hub import PROBE_DEADLINE_S, call_with_deadline, hub_endpoint, hub_offline, transport_errors
 from mmzoo.registry.metadata import WeightInfo
 from mmzoo.registry import model_info
 from mmzoo.pretrained.folder import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, save_pretrained
@@ -94,7 +95,7 @@ def publish_folder(
     if dry_run:
         return result
     if hub_offline():
-        raise RuntimeError("HF_HUB_OFFLINE is set: publishing needs the network; unset it to upload "
+        raise PublishError("HF_HUB_OFFLINE is set: publishing needs the network; unset it to upload "
                            "(or use --dry-run to check the folder)")
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
@@ -104,7 +105,9 @@ def publish_folder(
     architecture = json.loads((folder / CONFIG_NAME).read_text())["architecture"]
     api = HfApi(endpoint=endpoint, token=token, library_name="mmzoo", library_version=__version__)
     try:
-        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+        # The first request answers whether the Hub is there at all: bounded like the download probe.
+        call_with_deadline(lambda: api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True),
+                           PROBE_DEADLINE_S * 4, f"the Hub at {endpoint}")
         if branch != "main":
             api.create_branch(repo_id, branch=branch, exist_ok=True)
         info = api.upload_folder(
@@ -114,9 +117,10 @@ def publish_folder(
             allow_patterns=list(UPLOAD_FILES),
             commit_message=commit_message or f"Upload {architecture} with mmzoo",
         )
-    except HfHubHTTPError as err:
+    except (HfHubHTTPError, OSError, *transport_errors()) as err:  # OSError covers the deadline's TimeoutError
         # The client's messages name the status and the server's reason; they never contain the token.
-        raise RuntimeError(f"publishing {folder} to {repo_id} on {endpoint} failed: {err}") from None
+        raise PublishError(f"publishing {folder} to {repo_id} on {endpoint} failed: {type(err).__name__}: {err}; "
+                           "check the network, HF_ENDPOINT and your token (HF_TOKEN or `hf auth login`)") from None
     result.commit, result.commit_url = info.oid, info.commit_url
     return result
 

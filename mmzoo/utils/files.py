@@ -12,11 +12,13 @@ a second writer.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -31,7 +33,9 @@ __all__ = [
     "atomic_write_json",
     "file_sha256",
     "verify_file",
+    "file_lock",
     "folder_lock",
+    "replace_folder",
 ]
 
 #: The lock file a writer holds in the folder it writes.
@@ -111,26 +115,84 @@ def verify_file(path: str | Path, sha256: str | None, num_bytes: int | None) -> 
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | Path, what: str = "this folder") -> Iterator[Path]:
-    """Hold an exclusive lock on ``folder`` for the block, or raise :class:`BusyError` at once if another
-    process holds it.
+def file_lock(lock_path: str | Path, what: str, wait_s: float = 0.0) -> Iterator[Path]:
+    """Hold an exclusive ``fcntl`` lock on ``lock_path`` for the block, or raise :class:`BusyError` if another
+    holder has it (at once, or after ``wait_s`` seconds of retrying: writers that only need turns wait).
 
     Args:
-        folder: the folder to guard (created if missing).
-        what: how to name the folder in the error, e.g. ``"the run folder"``.
+        lock_path: the lock file (created if missing; its content is never read).
+        what: what the lock guards, for the error, e.g. ``"the run folder runs/x"``.
+        wait_s: how long to wait for the other holder before giving up.
     """
     import fcntl  # POSIX only; imported here so that the rest of the module works everywhere
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lock_path = folder / LOCK_NAME
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
     with open(lock_path, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BusyError(f"{what} is being written by another mmzoo process (it holds {lock_path}); "
+                                    "wait for it to finish, or choose another folder") from None
+                time.sleep(0.05)
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BusyError(f"{what} {folder} is being written by another mmzoo process (it holds {lock_path}); "
-                            "wait for it to finish, or choose another folder") from None
-        try:
-            yield folder
+            yield lock_path
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, what: str = "the folder", wait_s: float = 0.0) -> Iterator[Path]:
+    """:func:`file_lock` on ``<folder>/.mmzoo.lock``: one writer of ``folder`` at a time (created if missing).
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with folder_lock(folder):
+    ...     with folder_lock(folder):  # a second writer (here: a second handle) is refused
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    mmzoo.errors.BusyError: the folder ... is being written by another mmzoo process ...
+    """
+    folder = Path(folder)
+    with file_lock(folder / LOCK_NAME, f"{what} {folder}", wait_s):
+        yield folder
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step with Linux ``renameat2(RENAME_EXCHANGE)``; False where it is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def replace_folder(staging: str | Path, target: str | Path) -> Path:
+    """Move the complete folder ``staging`` onto ``target``, replacing an existing ``target`` without a moment in
+    which a reader finds it deleted or half-written.
+
+    On Linux the two folders are exchanged in one ``renameat2`` call; elsewhere the old folder is renamed aside
+    first (never deleted before the new one is in place). The old content ends up at ``staging``'s path, for
+    the caller to delete.
+    """
+    staging, target = Path(staging), Path(target)
+    if not target.exists():
+        os.replace(staging, target)
+        return target
+    if _exchange(staging, target):
+        return target
+    aside = staging.with_name(staging.name + ".old")
+    os.replace(target, aside)
+    os.replace(staging, target)
+    os.replace(aside, staging)
+    return target

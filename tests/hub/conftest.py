@@ -26,7 +26,7 @@ def hub_env(hub, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv(mmzoo.pretrained.hub.WEIGHTS_DIR_ENV, raising=False)
+    monkeypatch.delenv(mmzoo.pretrained.locate.WEIGHTS_DIR_ENV, raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     hub.fail_downloads = False
     yield hub

@@ -3,6 +3,7 @@ load by Hub name and by registered tag at the pinned revision, with identical ou
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 import shutil
 
 import pytest
@@ -12,10 +13,10 @@ from hubtest_utils import FAKE_TOKEN, make_model, sample_inputs
 import mmzoo
 from mmzoo.registry import _registry as registry
 from mmzoo.cli import main
-from mmzoo.pretrained.hub import checkout_weights_dir
 from mmzoo.pretrained.index import INDEX_PATH, read_index
 
-COMMITTED = sorted(p.name for p in checkout_weights_dir().iterdir() if p.is_dir()) if checkout_weights_dir() else []
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"  # the committed artifacts, wherever mmzoo is installed
+COMMITTED = sorted(p.name for p in WEIGHTS_DIR.iterdir() if p.is_dir())
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_committed_weights_round_trip_through_the_hub_and_pin(hub_env, tmp_path,
     index = tmp_path / "index.json"
     shutil.copy(INDEX_PATH, index)
     repo = f"mmzoo-test/{name}"
-    assert main(["publish", str(checkout_weights_dir() / name), "--repo-id", repo, "--pin", "--index", str(index)]) == 0
+    assert main(["publish", str(WEIGHTS_DIR / name), "--repo-id", repo, "--pin", "--index", str(index)]) == 0
     commit = hub_env.head(repo)
     assert f"pinned {name} to revision {commit}" in capsys.readouterr().out
     entry = read_index(index)[name]
@@ -86,7 +87,8 @@ def test_committed_weights_round_trip_through_the_hub_and_pin(hub_env, tmp_path,
     # Without the checkout's weights/ (an installed wheel), the pinned tag now downloads and verifies.
     weight = dataclasses.replace(mmzoo.get_weights(name), repo_id=repo, revision=commit)
     registry.register_weights(weight.architecture, weight, override=True)
-    monkeypatch.setattr(mmzoo.pretrained.hub, "_PACKAGE_ROOT", tmp_path)
+    monkeypatch.setattr(mmzoo.pretrained.locate, "_PACKAGE_DIR", tmp_path / "mmzoo")
+    monkeypatch.setattr(mmzoo.pretrained.locate, "_SOURCE_ROOT", tmp_path)
     downloaded = mmzoo.create(name, pretrained=True)
     assert f"snapshots/{commit}/" in downloaded.pretrained_file
     assert torch.equal(downloaded(rgb, lidar), local(rgb, lidar))
