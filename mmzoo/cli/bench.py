@@ -3,6 +3,7 @@
     mmzoo bench --quick                              # the README's main command (a few minutes on 2 CPU cores)
     mmzoo bench --table assignment-scaled            # the published table (three seeds, full recipe)
     mmzoo bench --table course --set train_frames=2000 --models course_early_fusion course_lidar_only
+    mmzoo bench --quick --set lidar_scale=0.05                # model arguments too: new rows, new run folders
     mmzoo bench --table assignment --devices cuda:0 cuda:1    # rows spread over two GPUs
     torchrun --nproc-per-node 4 -m mmzoo bench --table assignment-scaled   # rows spread over ranks
     mmzoo bench --list                               # the tables
@@ -13,7 +14,8 @@ import argparse
 from pathlib import Path
 
 from mmzoo.bench.harness import run_table
-from mmzoo.bench.tables import TABLES
+from mmzoo.bench.tables import TABLES, get_table
+from mmzoo.cli.options import add_shared_options, split_settings
 from mmzoo.cli.train import add_engine_arguments
 
 __all__ = ["register"]
@@ -26,12 +28,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                   f"{' ' + ' '.join(table.overrides) if table.overrides else ''}: {table.title}")
         return 0
     name = "quick" if args.quick else args.table
+    table = get_table(name)
+    overrides, model_kwargs = split_settings(args.settings, args.models or table.models)
     options = {"device": args.device, "channels_last": args.channels_last, "amp": args.amp, "compile": args.compile,
                "cuda_graphs": args.cuda_graphs}
     if args.threads:
         options["threads"] = args.threads
     paths = run_table(
-        name, out_dir=args.out, runs_dir=args.runs_dir, overrides=tuple(args.overrides),
+        name, out_dir=args.out, runs_dir=args.runs_dir, overrides=tuple(overrides), model_kwargs=model_kwargs,
         models=tuple(args.models) if args.models else None, seeds=tuple(args.seeds) if args.seeds else None,
         options=options, devices=tuple(args.devices or ()), data_dir=args.data_dir, progress=not args.quiet,
     )
@@ -48,11 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--list", action="store_true", help="list the tables")
     bench.add_argument("--models", nargs="+", help="only these models of the table")
     bench.add_argument("--seeds", nargs="+", type=int, help="only these seeds of the table")
-    bench.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a recipe field for every row (e.g. --set epochs=5); makes new rows",
-    )
-    bench.add_argument("--data-dir", help="train on a course/assessment folder instead of generated frames")
+    add_shared_options(bench)  # --set changes every row (and makes new rows); --data-dir, --device
     bench.add_argument("--out", default="bench-results", help="results folder (default bench-results/)")
     bench.add_argument("--runs-dir", help="checkpoint folder (default OUT/runs); rows resume from it")
     bench.add_argument("--devices", nargs="+", help="run rows concurrently, one per device (cuda:0 cuda:1 ...)")

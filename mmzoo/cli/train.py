@@ -1,34 +1,36 @@
 """``mmzoo train``: train one registered model with a named recipe, resumably.
 
     mmzoo train intermediate_cat --recipe assignment --run-dir runs/cat
-    mmzoo train course_early_fusion --recipe course --set train_frames=2000 --set epochs=5
+    mmzoo train intermediate_cat --set epochs=5 --set lr=3e-4 --set lidar_scale=0.02   # recipe fields, model args
     mmzoo train late_fusion --data-dir /data/assessment        # the real frames, in the course's layout
     mmzoo recipes                                              # the recipes and their fields
+
+Ctrl-C stops a run cleanly: it says which epoch's checkpoint the run folder keeps, and rerunning the same
+command resumes from it (exit code 130, as a shell reports an interrupted command).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
+from mmzoo.cli.options import add_shared_options, split_settings
+from mmzoo.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from mmzoo.train.engine import EngineOptions, fit
-from mmzoo.train.recipes import RECIPES, get_recipe
+from mmzoo.train.recipes import RECIPES, Recipe, get_recipe
 
 __all__ = ["register", "add_recipe_arguments", "add_engine_arguments", "recipe_from_args", "options_from_args"]
 
+INTERRUPTED = 130  # 128 + SIGINT
+
 
 def add_recipe_arguments(parser: argparse.ArgumentParser, default: str = "assignment") -> None:
-    """``--recipe NAME`` and repeatable ``--set key=value`` (shared by ``train`` and ``bench``)."""
+    """``--recipe NAME`` (recipe fields are changed with the shared ``--set``, see :mod:`mmzoo.cli.options`)."""
     parser.add_argument("--recipe", default=default, help=f"recipe name ({', '.join(sorted(RECIPES))}; default {default})")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override a recipe field, e.g. --set epochs=5 --set lr=3e-4 (repeatable; see `mmzoo recipes`)",
-    )
-    parser.add_argument("--data-dir", help="train on a course/assessment folder instead of generated frames")
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Device and speed flags (they never change what is trained, only how fast)."""
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
+    """Speed flags (they never change what is trained, only how fast); ``--device`` is a shared option."""
     parser.add_argument("--amp", choices=["bf16"], help="bfloat16 autocast on CUDA")
     parser.add_argument(
         "--compile", nargs="?", const=True, default=False, metavar="MODE",
@@ -43,21 +45,44 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
 
 
-def recipe_from_args(args: argparse.Namespace):
-    return get_recipe(args.recipe).override(args.overrides)
+def recipe_from_args(args: argparse.Namespace, models: list[str]) -> tuple[Recipe, dict]:
+    """The recipe with ``--set``'s recipe fields applied, and ``--set``'s model arguments (checked for ``models``)."""
+    overrides, model_kwargs = split_settings(args.settings, models)
+    return get_recipe(args.recipe).override(overrides), model_kwargs
 
 
 def options_from_args(args: argparse.Namespace, progress: bool = True) -> EngineOptions:
     return EngineOptions(
         device=args.device, channels_last=args.channels_last, amp=args.amp, compile=args.compile,
-        cuda_graphs=args.cuda_graphs,
-        threads=args.threads, progress=progress,
+        cuda_graphs=args.cuda_graphs, threads=args.threads, progress=progress,
     )
 
 
+def _interrupted(run_dir: str | None) -> int:
+    """What an interrupted run kept, said in one line each (no traceback)."""
+    if run_dir is None:
+        print("\nmmzoo: interrupted; nothing was kept (without --run-dir no checkpoint is written). Pass --run-dir "
+              "DIR to make a run resumable.", file=sys.stderr)
+        return INTERRUPTED
+    saved = load_checkpoint(run_dir)
+    if saved is None:
+        kept = "no epoch had finished, so nothing was kept"
+    else:
+        epochs = saved["history"][-1]["epoch"]
+        kept = (f"{run_dir}/{CHECKPOINT_NAME} keeps epoch {epochs} of {saved['identity']['recipe']['epochs']} "
+                f"(best so far: epoch {saved['best_epoch']})")
+    print(f"\nmmzoo: interrupted; {kept}. Rerun the same command to resume after the last finished epoch.",
+          file=sys.stderr)
+    return INTERRUPTED
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    recipe = recipe_from_args(args)
-    result = fit(args.model, recipe, data_dir=args.data_dir, run_dir=args.run_dir, options=options_from_args(args))
+    recipe, model_kwargs = recipe_from_args(args, [args.model])
+    try:
+        result = fit(args.model, recipe, data_dir=args.data_dir, run_dir=args.run_dir,
+                     options=options_from_args(args), **model_kwargs)
+    except KeyboardInterrupt:
+        return _interrupted(args.run_dir)
     summary = {
         "model": args.model,
         "recipe": recipe.name,
@@ -85,6 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a model with a recipe (resumable with --run-dir)")
     train.add_argument("model", help="registered architecture, e.g. intermediate_cat")
     add_recipe_arguments(train)
+    add_shared_options(train)
     add_engine_arguments(train)
     train.add_argument("--run-dir", help="checkpoint every epoch here; rerunning resumes after the last finished one")
     train.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -11,11 +11,13 @@ Under ``torchrun`` (see :mod:`mmzoo.train.distributed`) the same call trains wit
 recipe still holds: ``batch_size`` is the global batch. Every rank draws the same permutation from the shared
 seeded generator and takes its contiguous share of each global batch (``batch_size / world_size`` frames, shares
 differing by at most one); each rank's loss is weighted by its share, so DDP's gradient average is the gradient
-of the whole batch's mean loss, and each epoch runs the recipe's ``train_frames // batch_size`` optimiser steps
-with the recipe's schedule: N ranks compute the single-process run, up to floating-point summation order, and a
+of the whole batch's mean loss, and each epoch runs ``len(train) // batch_size`` optimiser steps (the data
+decide the steps, never a frame count written in the recipe) with the recipe's schedule: N ranks compute the single-process run, up to floating-point summation order, and a
 run may resume with another number of ranks. Validation is sharded the same way and its sums are all-reduced, so
 every rank sees the metrics of the whole split and selects the same epoch. Only rank 0 writes the run folder and
-calls ``on_epoch``; rank 0 reads the checkpoint and sends it to every rank, so nodes need no shared disk. Times,
+calls ``on_epoch``; rank 0 reads the checkpoint and sends it to every rank, so nodes need no shared disk. While
+a run writes its run folder it holds the folder's lock: a second run into the same folder is refused
+(:class:`~mmzoo.errors.BusyError`), never mixed with the first. Times,
 throughput (samples of all ranks per second of rank 0's clock) and memory in the history are rank 0's.
 
 >>> from mmzoo.train import fit, get_recipe
@@ -26,10 +28,10 @@ throughput (samples of all ranks per second of rank 0's clock) and memory in the
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field, replace
+import contextlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -38,19 +40,13 @@ from mmzoo.data.tensors import FusionTensors
 from mmzoo.train.acceleration import compile_mode, graph_training_step
 from mmzoo.train.checkpoint import load_checkpoint, save_checkpoint
 from mmzoo.train.data import recipe_tensors
-from mmzoo.train.distributed import (
-    DistributedContext,
-    all_reduce_sums,
-    barrier,
-    broadcast_buffers,
-    broadcast_object,
-    setup,
-    wrap_model,
-)
-from mmzoo.train.metrics import evaluate, loss_function
+from mmzoo.train.distributed import DistributedContext, barrier, broadcast_object, setup, wrap_model
+from mmzoo.train.loop import RunState, Session, cpu_state, keep_best, rows, run_epoch
+from mmzoo.train.metrics import loss_function
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe, get_recipe
-from mmzoo.train.resources import peak_memory, reset_peak_memory, synchronize
+from mmzoo.train.resources import reset_peak_memory
+from mmzoo.utils.files import folder_lock
 
 __all__ = ["EngineOptions", "FitResult", "fit"]
 
@@ -152,39 +148,88 @@ def _identity(model: nn.Module, recipe: Recipe, train: FusionTensors, val: Fusio
     }
 
 
-def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
-
-
-def _rows(data: FusionTensors, start: int, stop: int) -> FusionTensors:
-    """Frames ``start .. stop - 1`` as views (no copy)."""
-    return replace(data, rgb=data.rgb[start:stop], lidar=data.lidar[start:stop], target=data.target[start:stop])
-
-
-def _check_world(recipe: Recipe, val: FusionTensors, context: DistributedContext) -> None:
+def _check_split(recipe: Recipe, train: FusionTensors, val: FusionTensors, context: DistributedContext) -> int:
+    """The optimiser steps per epoch that ``train`` gives (the data decide them); refuses splits that cannot
+    train or validate, with the numbers."""
     if recipe.batch_size < context.world_size:
         raise ValueError(
             f"batch_size={recipe.batch_size} is smaller than the {context.world_size} ranks; batch_size is the "
             "global batch and every rank needs at least one frame of it per step"
         )
-    if len(val) < context.world_size:
-        raise ValueError(f"{len(val)} validation frames cannot be shared by {context.world_size} ranks")
+    steps = len(train) // recipe.batch_size
+    if steps < 1:
+        raise ValueError(
+            f"{len(train)} training frames cannot fill one batch of batch_size={recipe.batch_size} (the short last "
+            "batch is dropped); give more frames or pass a smaller --set batch_size=..."
+        )
+    if len(val) < max(1, context.world_size):
+        raise ValueError(f"{len(val)} validation frames cannot be shared by {context.world_size} rank(s)")
+    return steps
 
 
-def _resume_state(run_dir: str | Path | None, identity: dict[str, Any], context: DistributedContext) -> dict | None:
-    """The run folder's checkpoint (None without one), read by rank 0 and sent to every rank; another run's
-    checkpoint is refused on every rank (rank 0's error, so no rank is left waiting)."""
-    if run_dir is None:
-        return None
+def _step_models(model: nn.Module, train: FusionTensors, share: int, options: EngineOptions, device: torch.device,
+                 memory_format: torch.memory_format, autocast_dtype: torch.dtype | None,
+                 context: DistributedContext) -> tuple[nn.Module, nn.Module]:
+    """The module each training step calls and the one validation calls (see ``mmzoo.train.acceleration``)."""
+    if options.uses_cuda_graphs(device, context.enabled):
+        rgb, lidar, _ = train.batch(torch.arange(share, device=train.device))
+        example = (rgb.contiguous(memory_format=memory_format), lidar.contiguous(memory_format=memory_format))
+        model.train()
+        return graph_training_step(model, example, autocast_dtype), model
+    train_model = wrap_model(model, context)  # DDP under torchrun: gradients averaged in backward()
+    if not options.compile:
+        return train_model, model
+    mode = compile_mode(options.compile)
+    # Evaluation bypasses DDP: its forward may run collectives, and ranks evaluate different numbers of batches.
+    step_model = torch.compile(train_model, mode=mode)
+    return step_model, (torch.compile(model, mode=mode) if context.enabled else step_model)
+
+
+def _set_up(model: str | nn.Module, recipe: Recipe, data: tuple[FusionTensors, FusionTensors],
+            options: EngineOptions, context: DistributedContext, model_kwargs: dict[str, Any]) -> Session:
+    """Build the seeded model, move it and the data to the device, and build the optimiser and schedule."""
+    device = context.device
+    autocast_dtype = options.autocast_dtype(device)
+    train, val = data
+    steps = _check_split(recipe, train, val, context)
+    if isinstance(model, str):
+        model = build_model(model, recipe, train.target.shape[1], **model_kwargs)
+    memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
+    train, val = train.to(device), val.to(device)
+    optimizer = make_optimizer(model, recipe, fused=True)
+    # This rank's share of every global batch, and its loss weight: DDP averages the ranks' gradients, so
+    # weighting each rank's mean by (its frames x world size / batch size) makes that average the gradient of
+    # the whole batch's mean loss even when batch_size does not split evenly (the weight is 1.0 when it does).
+    share = context.shard(recipe.batch_size)
+    step_model, eval_model = _step_models(
+        model, train, share[1] - share[0], options, device, memory_format, autocast_dtype, context
+    )
+    return Session(
+        recipe=recipe, context=context, device=device, model=model, step_model=step_model, eval_model=eval_model,
+        optimizer=optimizer, scheduler=make_scheduler(optimizer, recipe, steps),
+        generator=torch.Generator().manual_seed(recipe.seed), criterion=loss_function(recipe.loss),
+        train=train, val=rows(val, *context.shard(len(val))) if context.enabled else val, val_total=len(val),
+        steps=steps, share=share, share_weight=(share[1] - share[0]) * context.world_size / recipe.batch_size,
+        memory_format=memory_format, autocast_dtype=autocast_dtype, eval_batch_size=options.eval_batch_size,
+    )
+
+
+def _open_run_dir(run_dir: str | Path, identity: dict[str, Any], context: DistributedContext,
+                  stack: contextlib.ExitStack) -> dict | None:
+    """Lock the run folder for this run (rank 0 writes it) and return its checkpoint (None without one), read by
+    rank 0 and sent to every rank. A folder in use or another run's checkpoint is refused on every rank (rank 0's
+    error, so no rank is left waiting)."""
     failure = saved = None
     if context.is_main:
         try:
+            stack.enter_context(folder_lock(run_dir, "the run folder"))
             saved = load_checkpoint(run_dir)
             if saved is not None and saved["identity"] != identity:
                 raise RuntimeError(
                     f"{run_dir} holds a checkpoint of another run ({saved['identity']['architecture']}, recipe "
-                    f"{saved['identity']['recipe']['name']}, or other data or settings); use another run folder or "
-                    "delete its checkpoint.pt to start afresh"
+                    f"{saved['identity']['recipe']['name']}, or other data, frames or settings); use another run "
+                    "folder or delete its checkpoint.pt to start afresh"
                 )
         except Exception as error:
             if not context.enabled:
@@ -198,26 +243,24 @@ def _resume_state(run_dir: str | Path | None, identity: dict[str, Any], context:
     return saved
 
 
-def _validate(
-    model: nn.Module,
-    val: FusionTensors,
-    total: int,
-    recipe: Recipe,
-    options: EngineOptions,
-    device: torch.device,
-    memory_format: torch.memory_format,
-    autocast_dtype: torch.dtype | None,
-    context: DistributedContext,
-) -> dict[str, float]:
-    """Metrics over the whole validation split; under DDP ``val`` is this rank's share and the frame-weighted
-    sums of all shares are added up, so the result is the single-process one."""
-    metrics = evaluate(
-        model, val, recipe.task, recipe.loss, options.eval_batch_size, device, memory_format, autocast_dtype
-    )
-    if not context.enabled:
-        return metrics
-    sums = all_reduce_sums({key: value * len(val) for key, value in metrics.items()}, context)
-    return {key: value / total for key, value in sums.items()}
+def _restore(session: Session, saved: dict | None) -> RunState:
+    """The run state to continue from: a fresh one, or the checkpoint's (weights, optimiser, schedule, RNG)."""
+    if saved is None:
+        return RunState()
+    session.model.load_state_dict(saved["model"])
+    session.optimizer.load_state_dict(saved["optimizer"])
+    session.scheduler.load_state_dict(saved["scheduler"])
+    session.generator.set_state(saved["generator"])
+    return RunState(saved["history"], saved["best_state"], saved["best_epoch"], saved["best"])
+
+
+def _checkpoint(run_dir: str | Path, session: Session, state: RunState, identity: dict[str, Any]) -> None:
+    save_checkpoint(run_dir, {
+        "identity": identity, "history": state.history, "best_epoch": state.best_epoch, "best": state.best,
+        "best_state": state.best_state, "model": cpu_state(session.model),
+        "optimizer": session.optimizer.state_dict(), "scheduler": session.scheduler.state_dict(),
+        "generator": session.generator.get_state(),
+    })
 
 
 def fit(
@@ -234,153 +277,63 @@ def fit(
     """Train ``model`` with ``recipe`` and return the selected epoch's weights and the run's history.
 
     Args:
-        model: a registered name (built with ``recipe.seed``; ``model_kwargs`` go to ``create``) or a module.
+        model: a registered name (built with ``recipe.seed``; ``model_kwargs`` go to its constructor) or a module.
         recipe: a :class:`Recipe` or a built-in recipe's name.
         data: ``(train, val)`` tensors; default: :func:`~mmzoo.train.data.recipe_tensors` (``data_dir`` or the
-            recipe's synthetic set).
-        run_dir: where to write a checkpoint after every epoch. If it already holds one of the same run, training
-            resumes after its last finished epoch (a finished run returns at once); another run's checkpoint is
-            refused.
+            recipe's synthetic set). Each epoch is ``len(train) // batch_size`` steps.
+        run_dir: where to write a checkpoint after every epoch (locked while the run writes it). If it already
+            holds one of the same run, training resumes after its last finished epoch (a finished run returns at
+            once); another run's checkpoint is refused.
         options: device and speed settings (:class:`EngineOptions`).
         on_epoch: called with each epoch's record (for progress reporting or early inspection).
+
+    Raises:
+        NonFiniteLossError: a loss became nan or infinite (the last finished epoch's checkpoint is kept).
+        BusyError: another process is writing ``run_dir``.
     """
     recipe = get_recipe(recipe)
     context = setup(options.device, enabled=options.distributed)  # a single process outside torchrun
-    device = context.device
     if options.threads:
         torch.set_num_threads(options.threads)
     if options.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    autocast_dtype = options.autocast_dtype(device)
-    train, val = data if data is not None else recipe_tensors(recipe, data_dir)
-    _check_world(recipe, val, context)
-    if isinstance(model, str):
-        model = build_model(model, recipe, train.target.shape[1], **model_kwargs)
-    identity = _identity(model, recipe, train, val)
-    memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=memory_format)
-    train, val = train.to(device), val.to(device)
-    optimizer = make_optimizer(model, recipe, fused=True)
-    scheduler = make_scheduler(optimizer, recipe, recipe.steps_per_epoch())
-    generator = torch.Generator().manual_seed(recipe.seed)
-    history: list[dict[str, Any]] = []
-    best_state, best_epoch, best = None, -1, {}
-
-    saved = _resume_state(run_dir, identity, context)
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        generator.set_state(saved["generator"])
-        history, best_epoch, best = saved["history"], saved["best_epoch"], saved["best"]
-        best_state = saved["best_state"]
-
-    criterion = loss_function(recipe.loss)
-    steps = recipe.steps_per_epoch()
-    # This rank's share of every global batch, and its loss weight: DDP averages the ranks' gradients, so
-    # weighting each rank's mean by (its frames x world size / batch size) makes that average the gradient of
-    # the whole batch's mean loss even when batch_size does not split evenly (the weight is 1.0 when it does).
-    share_start, share_stop = context.shard(recipe.batch_size)
-    step_model, eval_model = _step_models(
-        model, train, share_stop - share_start, options, device, memory_format, autocast_dtype, context
-    )
-    share_weight = (share_stop - share_start) * context.world_size / recipe.batch_size
-    val_share = _rows(val, *context.shard(len(val))) if context.enabled else val
-    reset_peak_memory(device)
-    progress = _progress(options.progress and context.is_main, recipe.epochs, len(history), model.arch_name)
-    for epoch in range(len(history), recipe.epochs):
-        model.train()
-        synchronize(device)
-        start = time.perf_counter()
-        # Drawn on the CPU generator (the same order on every device), then moved once per epoch, not per step.
-        order = torch.randperm(len(train), generator=generator).to(device)
-        loss_sum = torch.zeros((), device=device)
-        lr = optimizer.param_groups[0]["lr"]
-        for step in range(steps):
-            batch = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-            rgb, lidar, target = train.batch(batch[share_start:share_stop])
-            rgb = rgb.contiguous(memory_format=memory_format)
-            lidar = lidar.contiguous(memory_format=memory_format)
-            with torch.autocast(
-                device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None, cache_enabled=False
-            ):
-                output = step_model(rgb, lidar)
-            loss = criterion(output.float(), target)
-            if share_weight != 1.0:
-                loss = loss * share_weight
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach()
-        synchronize(device)
-        train_time = time.perf_counter() - start
-        # The ranks' weighted batch losses add up to world_size x the batch's mean loss.
-        train_loss = all_reduce_sums({"loss": float(loss_sum)}, context)["loss"] / context.world_size / steps
-        start = time.perf_counter()
-        broadcast_buffers(model, context)  # e.g. BatchNorm statistics, per rank after DDP's last step
-        metrics = _validate(
-            eval_model, val_share, len(val), recipe, options, device, memory_format, autocast_dtype, context
-        )
-        eval_time = time.perf_counter() - start
-        record = {
-            "epoch": epoch + 1,
-            "lr": lr,
-            "train_loss": train_loss,
-            **{f"val_{key}": value for key, value in metrics.items()},
-            "train_time_s": train_time,
-            "eval_time_s": eval_time,
-            "train_samples_per_s": steps * recipe.batch_size / train_time,
-            **peak_memory(device),
-        }
-        history.append(record)
-        if recipe.select == "last" or best_epoch < 0 or metrics["loss"] < best["loss"]:
-            best_state, best_epoch, best = _cpu_state(model), epoch + 1, metrics
-        if run_dir is not None and context.is_main:
-            save_checkpoint(run_dir, {
-                "identity": identity, "history": history, "best_epoch": best_epoch, "best": best,
-                "best_state": best_state, "model": _cpu_state(model), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-            })
-        if on_epoch is not None and context.is_main:
-            on_epoch(record)
-        progress.update(1)
-        progress.set_postfix(loss=f"{record['train_loss']:.4f}", val_loss=f"{metrics['loss']:.4f}")
-    progress.close()
-    model.load_state_dict(best_state)
-    model.eval()
+    data = data if data is not None else recipe_tensors(recipe, data_dir)
+    session = _set_up(model, recipe, data, options, context, model_kwargs)
+    identity = _identity(session.model, recipe, *data)
+    with contextlib.ExitStack() as stack:
+        saved = _open_run_dir(run_dir, identity, context, stack) if run_dir is not None else None
+        state = _restore(session, saved)
+        _train_epochs(session, state, run_dir, identity, options, on_epoch)
+    session.model.load_state_dict(state.best_state)
+    session.model.eval()
     barrier(context)  # every rank returns after rank 0 has written its last checkpoint
-    return FitResult(
-        model, recipe, history, best_epoch, dict(best), str(device), identity, context.rank, context.world_size
-    )
+    return FitResult(session.model, recipe, state.history, state.best_epoch, dict(state.best), str(context.device),
+                     identity, context.rank, context.world_size)
 
 
-def _step_models(
-    model: nn.Module,
-    train: FusionTensors,
-    share: int,
-    options: EngineOptions,
-    device: torch.device,
-    memory_format: torch.memory_format,
-    autocast_dtype: torch.dtype | None,
-    context: DistributedContext,
-) -> tuple[nn.Module, nn.Module]:
-    """The module each training step calls and the one validation calls (see ``mmzoo.train.acceleration``)."""
-    if options.uses_cuda_graphs(device, context.enabled):
-        rgb, lidar, _ = train.batch(torch.arange(share, device=train.device))
-        example = (rgb.contiguous(memory_format=memory_format), lidar.contiguous(memory_format=memory_format))
-        model.train()
-        return graph_training_step(model, example, autocast_dtype), model
-    train_model = wrap_model(model, context)  # DDP under torchrun: gradients averaged in backward()
-    if not options.compile:
-        return train_model, model
-    mode = compile_mode(options.compile)
-    # Evaluation bypasses DDP: its forward may run collectives, and ranks evaluate different numbers of batches.
-    step_model = torch.compile(train_model, mode=mode)
-    return step_model, (torch.compile(model, mode=mode) if context.enabled else step_model)
+def _train_epochs(session: Session, state: RunState, run_dir: str | Path | None, identity: dict[str, Any],
+                  options: EngineOptions, on_epoch: Callable[[dict[str, Any]], None] | None) -> None:
+    """Run the epochs the state has not finished, checkpointing each (rank 0) as soon as it is selected."""
+    main, recipe = session.context.is_main, session.recipe
+    reset_peak_memory(session.device)
+    with _progress(options.progress and main, recipe.epochs, len(state.history), session.model.arch_name) as bar:
+        for epoch in range(len(state.history) + 1, recipe.epochs + 1):
+            record, metrics = run_epoch(session, epoch)
+            keep_best(state, session, record, metrics)
+            if run_dir is not None and main:
+                _checkpoint(run_dir, session, state, identity)
+            if on_epoch is not None and main:
+                on_epoch(record)
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['train_loss']:.4f}", val_loss=f"{metrics['loss']:.4f}")
 
 
-def _progress(enabled: bool, total: int, done: int, name: str):
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int, done: int, name: str) -> Iterator[Any]:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=done, desc=f"train {name}", unit="epoch", disable=not enabled, leave=False)
+    bar = tqdm(total=total, initial=done, desc=f"train {name}", unit="epoch", disable=not enabled, leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()

@@ -1,0 +1,183 @@
+"""One epoch of the engine: the training steps, validation, and which epoch's weights a run keeps.
+
+:func:`mmzoo.train.engine.fit` sets a :class:`Session` up once; :func:`run_epoch` then trains and validates one
+epoch of it, and :func:`keep_best` applies the recipe's checkpoint selection. :func:`train_step` is the one
+function every optimiser step goes through (the place for anything that changes a batch before the forward).
+
+The data decide the steps: an epoch is ``len(train) // batch_size`` optimiser steps over a fresh seeded
+permutation (the last short batch is dropped, as the notebooks did). A loss that is not finite stops the run
+with :class:`~mmzoo.errors.NonFiniteLossError` before that epoch is recorded or checkpointed.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from mmzoo.data.tensors import FusionTensors
+from mmzoo.errors import NonFiniteLossError
+from mmzoo.train.distributed import DistributedContext, all_reduce_sums, broadcast_buffers
+from mmzoo.train.metrics import evaluate
+from mmzoo.train.recipes import Recipe
+from mmzoo.train.resources import peak_memory, synchronize
+
+__all__ = ["Session", "RunState", "train_step", "train_epoch", "validate", "run_epoch", "keep_best",
+           "samples_per_second", "rows", "cpu_state"]
+
+
+@dataclass
+class Session:
+    """What an epoch needs, built once per run by the engine's set-up.
+
+    ``train`` is the whole training split on the device; ``val`` is this rank's share of the validation split
+    (all of it outside DDP) and ``val_total`` the split's size. ``share`` is this rank's slice of every global
+    batch and ``share_weight`` its loss weight (see the engine's docstring).
+    """
+
+    recipe: Recipe
+    context: DistributedContext
+    device: torch.device
+    model: nn.Module
+    step_model: nn.Module
+    eval_model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    criterion: nn.Module
+    train: FusionTensors
+    val: FusionTensors
+    val_total: int
+    steps: int
+    share: tuple[int, int]
+    share_weight: float
+    memory_format: torch.memory_format
+    autocast_dtype: torch.dtype | None
+    eval_batch_size: int
+
+
+@dataclass
+class RunState:
+    """What a run has produced so far (what its checkpoint holds besides the optimiser and the RNG)."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int = -1
+    best: dict[str, float] = field(default_factory=dict)
+
+
+def rows(data: FusionTensors, start: int, stop: int) -> FusionTensors:
+    """Frames ``start .. stop - 1`` as views (no copy)."""
+    return replace(data, rgb=data.rgb[start:stop], lidar=data.lidar[start:stop], target=data.target[start:stop])
+
+
+def samples_per_second(history: list[dict[str, Any]], samples_per_epoch: int) -> float:
+    """Training throughput of ``history``'s epochs: samples trained over the seconds spent training them
+    (validation excluded). The engine's per-epoch figure and the benchmark's per-row figure both come from here.
+
+    >>> samples_per_second([{"train_time_s": 2.0}, {"train_time_s": 2.0}], 100)
+    50.0
+    """
+    seconds = sum(record["train_time_s"] for record in history)
+    return samples_per_epoch * len(history) / seconds if seconds > 0 else float("nan")
+
+
+def train_step(session: Session, rgb: torch.Tensor, lidar: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """One optimiser step on this rank's share of a batch; returns the (weighted) loss, detached."""
+    rgb = rgb.contiguous(memory_format=session.memory_format)
+    lidar = lidar.contiguous(memory_format=session.memory_format)
+    dtype = session.autocast_dtype
+    with torch.autocast(session.device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False):
+        output = session.step_model(rgb, lidar)
+    loss = session.criterion(output.float(), target)
+    if session.share_weight != 1.0:
+        loss = loss * session.share_weight
+    session.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    session.optimizer.step()
+    session.scheduler.step()
+    return loss.detach()
+
+
+def train_epoch(session: Session) -> tuple[float, float]:
+    """Train one epoch; returns ``(mean training loss of the whole batches, seconds)``."""
+    recipe, device = session.recipe, session.device
+    session.model.train()
+    synchronize(device)
+    start = time.perf_counter()
+    # Drawn on the CPU generator (the same order on every device), then moved once per epoch, not per step.
+    order = torch.randperm(len(session.train), generator=session.generator).to(device)
+    loss_sum = torch.zeros((), device=device)
+    first, last = session.share
+    for step in range(session.steps):
+        batch = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
+        loss_sum += train_step(session, *session.train.batch(batch[first:last]))
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    # The ranks' weighted batch losses add up to world_size x the batch's mean loss.
+    world = session.context.world_size
+    return all_reduce_sums({"loss": float(loss_sum)}, session.context)["loss"] / world / session.steps, seconds
+
+
+def validate(session: Session) -> dict[str, float]:
+    """Metrics over the whole validation split; under DDP each rank evaluates its share and the frame-weighted
+    sums of all shares are added up, so the result is the single-process one."""
+    broadcast_buffers(session.model, session.context)  # e.g. BatchNorm statistics, per rank after DDP's last step
+    metrics = evaluate(
+        session.eval_model, session.val, session.recipe.task, session.recipe.loss, session.eval_batch_size,
+        session.device, session.memory_format, session.autocast_dtype,
+    )
+    if not session.context.enabled:
+        return metrics
+    sums = all_reduce_sums({key: value * len(session.val) for key, value in metrics.items()}, session.context)
+    return {key: value / session.val_total for key, value in sums.items()}
+
+
+def _check_finite(what: str, value: float, epoch: int, session: Session) -> None:
+    if not math.isfinite(value):
+        raise NonFiniteLossError(
+            f"the {what} loss of epoch {epoch} is {value} ({session.model.arch_name}, recipe "
+            f"{session.recipe.name!r}, lr={session.recipe.lr}); the run stopped and this epoch was not kept. "
+            "Check the data for nan/inf values, or lower --set lr=..."
+        )
+
+
+def run_epoch(session: Session, epoch: int) -> tuple[dict[str, Any], dict[str, float]]:
+    """Train and validate epoch ``epoch`` (1-based); returns its history record and its validation metrics."""
+    lr = session.optimizer.param_groups[0]["lr"]
+    train_loss, train_time = train_epoch(session)
+    _check_finite("training", train_loss, epoch, session)
+    start = time.perf_counter()
+    metrics = validate(session)
+    eval_time = time.perf_counter() - start
+    _check_finite("validation", metrics["loss"], epoch, session)
+    samples = session.steps * session.recipe.batch_size
+    record = {
+        "epoch": epoch,
+        "lr": lr,
+        "train_loss": train_loss,
+        **{f"val_{key}": value for key, value in metrics.items()},
+        "train_time_s": train_time,
+        "eval_time_s": eval_time,
+        "train_samples": samples,
+        "train_samples_per_s": samples_per_second([{"train_time_s": train_time}], samples),
+        **peak_memory(session.device),
+    }
+    return record, metrics
+
+
+def keep_best(state: RunState, session: Session, record: dict[str, Any], metrics: dict[str, float]) -> None:
+    """Append ``record`` and keep this epoch's weights if the recipe selects them (lowest validation loss so
+    far, or every epoch for ``select="last"``)."""
+    state.history.append(record)
+    if session.recipe.select == "last" or state.best_epoch < 0 or metrics["loss"] < state.best["loss"]:
+        state.best_state = cpu_state(session.model)
+        state.best_epoch, state.best = record["epoch"], metrics
+
+
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of ``model``'s state on the CPU (what checkpoints store)."""
+    return {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
