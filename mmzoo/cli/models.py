@@ -52,7 +52,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         else:
             print("\n".join(_availability(n) for n in names) if names else "no pretrained weights are published yet")
         return 0
-    names = list_models(args.filter or "", args.exclude or "")
+    point = int(args.fusion_point) if args.fusion_point and args.fusion_point.isdigit() else args.fusion_point
+    names = list_models(args.filter or "", args.exclude or "", family=args.family, fusion_op=args.fusion_op,
+                        fusion_point=point)
     if args.json:
         print(json.dumps([model_info(n).to_dict() for n in names], indent=2))
         return 0
@@ -103,6 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("filter", nargs="*", help="fnmatch wildcards, e.g. 'intermediate_*'")
     p.add_argument("--exclude", action="append", help="wildcard to leave out (repeatable)")
     p.add_argument("--pretrained", action="store_true", help="list published weights (arch.tag) instead")
+    p.add_argument("--family", help="only this family: assignment, course, catalogue, timm")
+    p.add_argument("--fusion-op", help="only architectures fusing with this operator, e.g. film (mmzoo.models.list_fusions())")
+    p.add_argument("--fusion-point", help="only this fusion point (early, intermediate, late, none) or stage number")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_list)
 

@@ -33,11 +33,19 @@ def _info(fusion_point: str, fusion_op: str, num_params: int, detail: str, point
         num_outputs=1,
         num_params=num_params,
         input_spec=INPUT_SPEC,
-        fused_after=INTERMEDIATE_AFTER if fusion_point == "intermediate" else LATE_AFTER,
+        fused_after=_fused_after(fusion_point, points),
         fusion_detail=detail,
         fusion_points=points,
         description=description,
     )
+
+
+def _fused_after(fusion_point: str, points: tuple[int, ...]) -> str:
+    if fusion_point != "intermediate":
+        return LATE_AFTER
+    if len(points) > 1:  # multi-stage: the branches meet after each of these blocks
+        return f"conv blocks {', '.join(map(str, points[:-1]))} and {points[-1]}"
+    return INTERMEDIATE_AFTER
 
 
 def _intermediate(fusion_op: str, kwargs: dict[str, Any], **defaults: Any) -> ConvFusionNet:
