@@ -31,3 +31,18 @@ def no_local_weights(monkeypatch, tmp_path):
     monkeypatch.setattr(locate, "_SOURCE_ROOT", tmp_path / "site-packages")
     assert locate.local_weight_dirs() == []
     return tmp_path
+
+
+def pytest_sessionstart(session):
+    """Under ``.ci/run`` (MMZOO_TEST_INSTALLED=1) the suite must test the installed wheel, never the checkout:
+    refuse to run if ``import mmzoo`` would load the source tree."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("MMZOO_TEST_INSTALLED"):
+        import mmzoo
+
+        root = Path(__file__).resolve().parents[1]
+        if Path(mmzoo.__file__).resolve().is_relative_to(root):
+            raise pytest.UsageError(f"MMZOO_TEST_INSTALLED is set but mmzoo was imported from the checkout "
+                                    f"({mmzoo.__file__}); run the tests from outside {root} (see .ci/run)")
