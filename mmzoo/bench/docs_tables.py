@@ -40,9 +40,14 @@ _MARKER = re.compile(r"<!-- bench:([\w./-]+) -->")
 
 
 def published_tables(results_dir: Path) -> list[str]:
-    """Every folder under ``results_dir`` that holds a ``results.json``, as names relative to it, sorted."""
+    """Every harness table under ``results_dir`` (a folder with ``results.json`` and measured ``rows/``), as
+    names relative to it, sorted. Other result files (a script's own JSON) are not harness tables."""
     root = Path(results_dir)
-    return sorted(path.parent.relative_to(root).as_posix() for path in root.glob("**/results.json"))
+    return sorted(
+        path.parent.relative_to(root).as_posix()
+        for path in root.glob("**/results.json")
+        if (path.parent / "rows").is_dir()
+    )
 
 
 def _load(results_dir: Path, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
