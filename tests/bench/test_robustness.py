@@ -1,0 +1,122 @@
+"""The robustness table: every column for a tiny model, MultiBench's formulas, the files, the command, the docs."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mmzoo.bench.robustness import (
+    CLEAN,
+    CSV_COLUMNS,
+    evaluate_robustness,
+    load_subject,
+    summarize_robustness,
+    write_robustness_reports,
+)
+from mmzoo.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results" / "robustness"
+TINY = "late_fusion_strided.shapes_v1"  # the fastest committed weight
+CORRUPTIONS = ["camera_missing", "lidar_missing", "lidar_sector"]
+
+
+@pytest.fixture(scope="module")
+def rows():
+    subjects = [load_subject(TINY), load_subject("intermediate_cat_strided.shapes_v1")]
+    return evaluate_robustness(subjects, frames=16, seed=1, corruptions=CORRUPTIONS)
+
+
+def test_one_row_per_model_corruption_and_severity(rows):
+    assert len(rows) == 2 * (1 + len(CORRUPTIONS) * 5)
+    for row in rows:
+        assert {"model", "corruption", "severity", "accuracy", "loss", "frames", "seed"} <= set(row)
+    clean = [r for r in rows if r["corruption"] == CLEAN]
+    assert {r["severity"] for r in clean} == {0} and len(clean) == 2
+    lost = next(r for r in rows if r["corruption"] == "lidar_missing" and r["severity"] == 5 and r["model"] == TINY)
+    assert lost["level"] == "1.0" and lost["modality"] == "lidar"
+
+
+def test_summary_has_every_column_and_the_multibench_formulas(rows):
+    summary = summarize_robustness(rows, baseline=TINY)
+    for entry in summary:
+        for key in ("clean", "mean_corrupted", "relative_robustness", "effective_robustness"):
+            assert entry[key] is not None, key
+        for name in CORRUPTIONS:
+            for key in (name, f"{name}@5", f"relative_{name}", f"effective_{name}"):
+                assert entry[key] is not None, key
+    other = next(e for e in summary if e["model"] != TINY)
+    curve = [other["clean"]] + [
+        next(r["accuracy"] for r in rows if r["model"] == other["model"] and r["corruption"] == "lidar_sector"
+             and r["severity"] == s) for s in range(1, 6)
+    ]
+    area = sum((a + b) / 2 * 0.2 for a, b in zip(curve, curve[1:]))  # trapezoid over noise level s / 5
+    assert other["relative_lidar_sector"] == pytest.approx(area)
+    assert other["lidar_sector"] == pytest.approx(sum(curve[1:]) / 5)
+    base = next(e for e in summary if e["model"] == TINY)
+    assert base["effective_robustness"] == pytest.approx(0.0)  # the baseline predicts itself exactly
+    assert summarize_robustness(rows)[0]["effective_robustness"] is None  # no baseline, no effective robustness
+    with pytest.raises(ValueError, match="baseline"):
+        summarize_robustness(rows, baseline="nope")
+
+
+def test_reports_hold_every_column(rows, tmp_path):
+    summary = summarize_robustness(rows, baseline=TINY)
+    paths = write_robustness_reports(tmp_path, rows, summary, {"frames": 16, "seed": 1, "machine": "m", "torch": "t"})
+    with open(paths["csv"]) as handle:
+        table = list(csv.DictReader(handle))
+    assert tuple(table[0]) == CSV_COLUMNS and len(table) == len(rows)
+    data = json.loads(paths["json"].read_text())
+    assert data["summary"] == json.loads(json.dumps(summary)) and data["levels"]["lidar_sector"][4] == "0.5"
+    text = paths["md"].read_text()
+    assert TINY in text and "relative robustness" in text and "lidar_sector" in text
+    assert "png" not in paths or paths["png"].stat().st_size > 1000
+
+
+def test_frames_the_model_was_trained_on_are_refused():
+    with pytest.raises(ValueError, match="another seed"):
+        evaluate_robustness([load_subject(TINY)], frames=4, seed=0, corruptions=["camera_dark"])
+
+
+def test_command_and_run_folder(tmp_path):
+    from mmzoo.train import EngineOptions, fit, get_recipe
+
+    run = tmp_path / "run"
+    recipe = get_recipe("assignment", train_frames=32, val_frames=16, epochs=1)
+    fit("late_fusion_strided", recipe, run_dir=run, options=EngineOptions(progress=False, device="cpu"),
+        lidar_scale=0.02)
+    out = tmp_path / "out"
+    code = main(["robustness", TINY, "--run-dir", str(run), "--frames", "8", "--corruptions", "lidar_missing",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    models = {row["model"] for row in json.loads((out / "results.json").read_text())["rows"]}
+    assert models == {TINY, "late_fusion_strided@run"}
+
+
+def _doc_rows(text: str) -> dict[str, list[str]]:
+    """model -> cells of the first Markdown table whose first column names a model."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and re.fullmatch(r"[a-z_]+\.\w+", cells[0]) and cells[0] not in found:
+            found[cells[0]] = cells
+    return found
+
+
+def test_numbers_in_the_docs_are_the_published_results():
+    doc = ROOT / "docs" / "robustness.md"
+    if not (RESULTS / "results.json").is_file() or not doc.is_file():
+        pytest.skip("the published robustness results or docs/robustness.md are not in this checkout")
+    summary = json.loads((RESULTS / "results.json").read_text())["summary"]
+    published = _doc_rows(doc.read_text())
+    assert set(published) == {e["model"] for e in summary}
+    for entry in summary:
+        cells = published[entry["model"]]
+        expected = [entry["clean"], entry["mean_corrupted"], entry["camera_missing@5"], entry["lidar_missing@5"],
+                    entry["relative_robustness"]]
+        assert [float(c) for c in cells[2:7]] == pytest.approx(expected, abs=5e-4), entry["model"]
+        if entry["effective_robustness"] is not None:
+            assert float(cells[7]) == pytest.approx(entry["effective_robustness"], abs=5e-5)
