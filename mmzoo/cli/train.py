@@ -26,7 +26,8 @@ INTERRUPTED = 130  # 128 + SIGINT
 
 def add_recipe_arguments(parser: argparse.ArgumentParser, default: str = "assignment") -> None:
     """``--recipe NAME`` (recipe fields are changed with the shared ``--set``, see :mod:`mmzoo.cli.options`)."""
-    parser.add_argument("--recipe", default=default, help=f"recipe name ({', '.join(sorted(RECIPES))}; default {default})")
+    parser.add_argument("--recipe", default=default,
+                        help=f"recipe name ({', '.join(sorted(RECIPES))}; default {default})")
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,7 @@
 
 Why it is fast: the whole split lives as tensors on the training device (no per-sample Python, no DataLoader
 workers competing for the cores), batches are index slices, activations run channels_last (oneDNN / cuDNN's
-preferred layout; 1.3-1.5x on this project's 2-core CPU), Adam runs fused where torch offers it, validation runs
+preferred layout), Adam runs fused where torch offers it, validation runs
 under inference mode in large batches, and on CUDA bf16 autocast and ``torch.compile`` can be switched on.
 None of this changes the recipe: the epochs, batch size, shuffling, schedule and checkpoint selection are the
 notebook's.
@@ -10,15 +10,15 @@ notebook's.
 Under ``torchrun`` (see :mod:`mmzoo.train.distributed`) the same call trains with DistributedDataParallel, and the
 recipe still holds: ``batch_size`` is the global batch. Every rank draws the same permutation from the shared
 seeded generator and takes its contiguous share of each global batch (``batch_size / world_size`` frames, shares
-differing by at most one); each rank's loss is weighted by its share, so DDP's gradient average is the gradient
-of the whole batch's mean loss, and each epoch runs ``len(train) // batch_size`` optimiser steps (the data
-decide the steps, never a frame count written in the recipe) with the recipe's schedule: N ranks compute the single-process run, up to floating-point summation order, and a
-run may resume with another number of ranks. Validation is sharded the same way and its sums are all-reduced, so
-every rank sees the metrics of the whole split and selects the same epoch. Only rank 0 writes the run folder and
-calls ``on_epoch``; rank 0 reads the checkpoint and sends it to every rank, so nodes need no shared disk. While
-a run writes its run folder it holds the folder's lock: a second run into the same folder is refused
-(:class:`~mmzoo.errors.BusyError`), never mixed with the first. Times,
-throughput (samples of all ranks per second of rank 0's clock) and memory in the history are rank 0's.
+differing by at most one); each rank's loss is weighted by its share, so DDP's gradient average is the gradient of
+the whole batch's mean loss, and each epoch runs ``len(train) // batch_size`` optimiser steps (the data decide the
+steps, never a frame count written in the recipe) with the recipe's schedule: N ranks compute the single-process
+run, up to floating-point summation order, and a run may resume with another number of ranks. Validation is sharded
+the same way and its sums are all-reduced, so every rank sees the metrics of the whole split and selects the same
+epoch. Only rank 0 writes the run folder and calls ``on_epoch``; rank 0 reads the checkpoint and sends it to every
+rank, so nodes need no shared disk. While a run writes its run folder it holds the folder's lock: a second run into
+the same folder is refused (:class:`~mmzoo.errors.BusyError`), never mixed with the first. Times, throughput
+(samples of all ranks per second of rank 0's clock) and memory in the history are rank 0's.
 
 >>> from mmzoo.train import fit, get_recipe
 >>> result = fit("intermediate_cat_strided", get_recipe("assignment", train_frames=64, val_frames=32, epochs=1),
@@ -64,9 +64,9 @@ class EngineOptions:
             pays only on long runs; it is slower to train on the 2-core CPU.
         cuda_graphs: capture the training forward and backward as CUDA graphs
             (``torch.cuda.make_graphed_callables``, no compiler): small models at batch 32 are bound by kernel
-            launches, which a graph replay removes (2.6x the eager rate for intermediate_cat on an H100, with
-            identical losses). None (default) turns them on wherever they apply: a CUDA device, one process,
-            no ``compile``. True insists (an error elsewhere), False turns them off.
+            launches, which a graph replay removes (with identical losses). None (default) turns them on wherever
+            they apply: a CUDA device, one process, no ``compile``. True insists (an error elsewhere), False
+            turns them off.
         eval_batch_size: validation batch size (evaluation needs no gradients, so large batches are safe).
         deterministic: ask torch for deterministic kernels (CPU training is deterministic regardless).
         progress: show a progress bar per epoch.
