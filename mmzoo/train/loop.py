@@ -20,6 +20,7 @@ from torch import nn
 
 from mmzoo.data.tensors import FusionTensors
 from mmzoo.errors import NonFiniteLossError
+from mmzoo.train.augment import augment_batch
 from mmzoo.train.distributed import DistributedContext, all_reduce_sums, broadcast_buffers
 from mmzoo.train.metrics import evaluate
 from mmzoo.train.recipes import Recipe
@@ -87,6 +88,8 @@ def samples_per_second(history: list[dict[str, Any]], samples_per_epoch: int) ->
 
 def train_step(session: Session, rgb: torch.Tensor, lidar: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """One optimiser step on this rank's share of a batch; returns the (weighted) loss, detached."""
+    # The scheduler counts the run's steps (restored on resume), so a step's augmentation survives a resume.
+    rgb, lidar = augment_batch(rgb, lidar, session.recipe, session.scheduler.last_epoch)
     rgb = rgb.contiguous(memory_format=session.memory_format)
     lidar = lidar.contiguous(memory_format=session.memory_format)
     dtype = session.autocast_dtype

@@ -106,3 +106,25 @@ def test_bad_fields_are_clear_errors():
     with pytest.raises(ValueError, match="0..5"):
         parse_corruption_augment("camera_noise:9")
     assert get_recipe("course").override(["modality_dropout=0.25"]).modality_dropout == 0.25
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_the_engine_applies_modality_dropout_to_every_training_step(p):
+    import mmzoo
+    from mmzoo.train import EngineOptions, fit
+
+    model = mmzoo.create("late_fusion_strided")
+    seen: list[str] = []
+
+    def spy(module, inputs):
+        if module.training:
+            rgb, lidar = inputs
+            camera = bool((rgb[:, :3] == 0).all())
+            lidar_gone = bool((lidar[:, 3] == 0).all())
+            seen.append("camera" if camera else "lidar" if lidar_gone else "none")
+
+    model.register_forward_pre_hook(spy)
+    recipe = get_recipe("assignment", train_frames=64, val_frames=16, batch_size=16, epochs=1, modality_dropout=p)
+    fit(model, recipe, options=EngineOptions(progress=False, device="cpu"))
+    assert len(seen) == 4
+    assert ("none" not in seen) if p else (set(seen) == {"none"})
