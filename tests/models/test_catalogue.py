@@ -2,6 +2,8 @@
 networks, filters and timm builder behave as documented."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -213,3 +215,32 @@ def test_registered_timm_networks_accept_other_backbones():
     model = mmzoo.create("timm_resnet18_film", rgb_backbone="test_efficientnet", lidar_backbone="test_efficientnet")
     assert model(torch.rand(2, 4, 64, 64), torch.rand(2, 4, 64, 64)).shape == (2, 1)
     assert model.model_config["kwargs"] == {"rgb_backbone": "test_efficientnet", "lidar_backbone": "test_efficientnet"}
+
+
+# --- the user page: its tables are the code's numbers ---------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "catalogue.md"
+
+
+def doc_rows(heading: str) -> list[list[str]]:
+    """Cells of the first table under ``## heading`` in docs/catalogue.md (names without backticks)."""
+    section = DOC.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")][1:]  # skip the header (the rule starts "|-")
+    return [[cell.strip().strip("`") for cell in line.strip().strip("|").split("|")] for line in lines]
+
+
+def test_doc_operator_table_lists_every_operator_with_its_cost():
+    rows = {row[0]: row for row in doc_rows("Operators")}
+    assert sorted(rows) == mmzoo.models.list_fusions()
+    for name, row in rows.items():
+        assert int(row[3].replace(",", "")) == fusion_param_count(name, 100, 100, 16), name
+        assert row[4] == ("yes" if mmzoo.models.fusion_class(name).exchanges else "no"), name
+
+
+def test_doc_architecture_table_is_the_registry():
+    rows = {row[0]: row for row in doc_rows("Architectures")}
+    assert sorted(rows) == sorted(CATALOGUE + mmzoo.list_models(family="timm"))
+    for name, (_, point, op, points, params, detail) in rows.items():
+        info = mmzoo.model_info(name)
+        assert (point, op, detail) == (info.fusion_point, info.fusion_op, info.fusion_detail), name
+        assert points == (", ".join(map(str, info.fusion_points)) or "-") and int(params.replace(",", "")) == info.num_params
