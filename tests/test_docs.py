@@ -161,6 +161,11 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     "mmzoo bench --quick": _HARNESS,
     # docs/models.md
     "mmzoo info course_intermediate_matmul": Run(),
+    # docs/catalogue.md
+    "mmzoo list --family catalogue": Run(),
+    "mmzoo list --fusion-op film": Run(),
+    "mmzoo list --fusion-point 1": Run(),
+    "mmzoo list --fusion-point late": Run(),
     # docs/training.md
     "mmzoo recipes": Run(),
     "mmzoo train intermediate_cat --recipe assignment --run-dir runs/cat": Run(tuple(TINY_TRAIN)),
@@ -275,3 +280,18 @@ def test_weights_table_in_the_docs_is_mmzoo_weights_output():
     assert table in (ROOT / "docs" / "pretrained.md").read_text(), (
         "regenerate it: mmzoo weights --update-readme docs/pretrained.md"
     )
+
+
+def test_the_recipes_described_are_the_recipes():
+    from mmzoo.train import get_recipe
+
+    text = " ".join((ROOT / "docs" / "training.md").read_text().split())
+    for name in ("assignment", "course"):
+        r = get_recipe(name)
+        lr = f"{r.lr:.0e}".replace("e-0", "e-")
+        phrase = (f"`{name}`: Adam {lr} " + ("cosine-annealed per step to " + f"{r.min_lr:.0e}".replace("e-0", "e-")
+                                              if r.schedule == "cosine" else "constant"))
+        assert phrase in text, f"docs/training.md misdescribes {name}: expected {phrase!r}"
+        assert f"batch {r.batch_size}, {r.epochs} epochs" in text
+        assert f"{r.train_frames:,} / {r.val_frames:,} frames" in text
+        assert f"of the synthetic `{r.dataset}` set" in text or f"of `{r.dataset}`" in text
