@@ -9,7 +9,7 @@ The package is layered; each layer imports only the ones before it (see ``docs/c
 
     errors, utils -> data -> registry -> models -> pretrained -> train -> bench, release -> cli
 """
-__version__ = "0.2.0"
+from mmzoo._version import __version__
 
 import importlib
 from typing import Any

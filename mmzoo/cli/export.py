@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mmzoo.cli.models import format_table
 from mmzoo.cli.options import add_shared_options, parse_value, split_settings
-from mmzoo.pretrained.locate import weight_availability
+from mmzoo.pretrained.availability import weight_availability
 from mmzoo.registry import get_weights, list_pretrained
 
 __all__ = ["register", "parse_model_args", "weight_rows", "WEIGHT_COLUMNS"]

@@ -67,7 +67,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _availability(name: str) -> str:
     """``arch.tag (shipped)``: where the weight would load from now."""
-    from mmzoo.pretrained.locate import weight_availability
+    from mmzoo.pretrained.availability import weight_availability
 
     return f"{name} ({weight_availability(get_weights(name)).describe()})"
 

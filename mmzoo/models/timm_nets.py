@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import timm
 import torch
 from torch import nn
 
@@ -28,6 +27,14 @@ from mmzoo.registry.metadata import ArchInfo
 
 __all__ = ["TimmFusionNet", "backbone_stages"]
 
+
+def _timm():
+    """timm, imported when a timm network is built: importing it loads several hundred modules and
+    huggingface_hub, which ``import mmzoo`` (and the data and model layers) must not pay for."""
+    import timm
+
+    return timm
+
 MIN_SIDE = 2  # smallest feature map fused: a 1x1 map has lost all layout
 
 
@@ -39,6 +46,7 @@ def backbone_stages(name: str, in_chans: int, input_size: int) -> list[dict[str,
     >>> [s["side"] for s in backbone_stages("resnet18", 4, 64)]
     [32, 16, 8, 4, 2]
     """
+    timm = _timm()
     with torch.device("meta"):
         model = timm.create_model(name, features_only=True, in_chans=in_chans, pretrained=False)
     info = model.feature_info
@@ -101,6 +109,7 @@ class TimmFusionNet(MultiModalNet):
                 f"{lidar['side']}x{lidar['side']}; choose backbones or a stage with the same stride"
             )
         self.pool_first = pool_first
+        timm = _timm()
         self.rgb_branch = timm.create_model(
             rgb_backbone, features_only=True, out_indices=(rgb["index"],), in_chans=spec.rgb_channels,
             pretrained=pretrained_backbones,

@@ -156,7 +156,7 @@ def hub_download(
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
-    from mmzoo import __version__
+    from mmzoo._version import __version__
 
     revision = revision or "main"
     endpoint, cache = hub_endpoint(), hub_cache_dir(cache_dir)

@@ -100,7 +100,7 @@ def publish_folder(
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    from mmzoo import __version__
+    from mmzoo._version import __version__
 
     architecture = json.loads((folder / CONFIG_NAME).read_text())["architecture"]
     api = HfApi(endpoint=endpoint, token=token, library_name="mmzoo", library_version=__version__)

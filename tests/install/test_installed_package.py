@@ -12,6 +12,7 @@ import pytest
 
 import mmzoo
 from mmzoo.pretrained import locate
+from mmzoo.pretrained.availability import weight_availability
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLED = bool(os.environ.get("MMZOO_TEST_INSTALLED"))
@@ -40,7 +41,7 @@ def test_the_installed_package_ships_every_committed_weight_and_lists_it_as_ship
     committed = sorted(p.name for p in (ROOT / "weights").iterdir() if p.is_dir())
     assert sorted(p.name for p in locate.shipped_weights_dir().iterdir() if p.is_dir()) == committed
     for name in mmzoo.list_pretrained():
-        assert locate.weight_availability(mmzoo.get_weights(name)).where == "shipped", name
+        assert weight_availability(mmzoo.get_weights(name)).where == "shipped", name
 
 
 def test_pretrained_weights_load_offline_from_another_folder(tmp_path):
