@@ -3,15 +3,19 @@
     >>> from mmzoo.bench import run_table          # doctest: +SKIP
     >>> run_table("quick", out_dir="bench-results")  # doctest: +SKIP
 
-Layout under ``out_dir/<table>/``: ``rows/<row>.json`` (one file per finished row: what a rerun skips),
-``results.{json,csv,md}`` and ``curves.png`` (regenerated from the row files after every row, under a file lock,
-atomically), and engine checkpoints under ``runs_dir/<table>/<model>/seed<seed>/`` (an interrupted row resumes
-from its last finished epoch). Rows can be spread over processes: each of ``world`` shards (e.g. the ranks of a
+A row's identity is everything that changes its result (:func:`row_identity`: recipe, model arguments, data
+source, precision, compilation, device kind); its row file and run folder are named by it, so a rerun with other
+settings makes new rows instead of reusing, or failing on, the old ones. Layout under ``out_dir/<table>/``:
+``rows/<row>.json`` (one file per finished row: what a rerun of the same identity skips), ``results.{json,csv,md}``
+and ``curves.png`` (regenerated after every row from the rows of the current identity, under a file lock,
+atomically), and engine checkpoints under ``runs_dir/<table>/<model>/seed<seed>-<key>/`` (an interrupted row
+resumes from its last finished epoch). Rows can be spread over processes: each of ``world`` shards (e.g. the ranks of a
 torchrun job, read from RANK / WORLD_SIZE) takes every ``world``-th row, and over GPUs with ``devices``.
 """
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -21,14 +25,16 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from mmzoo.bench.report import write_reports
 from mmzoo.bench.tables import BenchTable, get_table
 from mmzoo.train.distributed import rank_and_world, single_process_env
 from mmzoo.train.recipes import get_recipe
+from mmzoo.train.resources import resolve_device
+from mmzoo.utils.files import atomic_write_json
 
-__all__ = ["run_table", "table_jobs", "load_rows", "shard_from_env"]
+__all__ = ["run_table", "table_jobs", "load_rows", "rows_of", "row_identity", "identity_key", "shard_from_env"]
 
 
 def shard_from_env() -> tuple[int, int]:
@@ -40,26 +46,57 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text) or "default"
 
 
+def _variant(model_kwargs: dict[str, Any]) -> str:
+    """Constructor arguments as a short label (as :attr:`BenchTable.variant`)."""
+    return ",".join(f"{key}={value}" for key, value in sorted(model_kwargs.items()))
+
+
+def row_identity(job: dict[str, Any], options: dict[str, Any] | None = None,
+                 data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Everything that changes a row's result: model, loop, recipe (seed included), model arguments, data source,
+    precision, compilation and the kind of device. A finished row is reused, and a run folder resumed, only by a
+    job of the same identity."""
+    options = options or {}
+    return {
+        "model": job["model"], "loop": job["loop"], "recipe": job["recipe"], "model_kwargs": job["model_kwargs"],
+        "data": None if data_dir is None else str(Path(data_dir).expanduser().resolve()),
+        "amp": options.get("amp"), "compile": options.get("compile", False),
+        "device": resolve_device(options.get("device", "auto")).type,
+    }
+
+
+def identity_key(identity: dict[str, Any]) -> str:
+    """A short stable digest of a row identity (part of its row file's and run folder's names)."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def table_jobs(
     table: BenchTable,
     overrides: tuple[str, ...] = (),
     models: tuple[str, ...] | None = None,
     seeds: tuple[int, ...] | None = None,
+    *,
+    model_kwargs: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    data_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
-    """The jobs (one per row) of ``table``, with the recipe resolved and optional filters applied."""
+    """The jobs (one per row) of ``table``, with the recipe resolved, ``model_kwargs`` added to the table's, and
+    optional filters applied; each job carries its :func:`row_identity` and a name that includes its key."""
     recipe = get_recipe(table.recipe).override([*table.overrides, *overrides])
+    kwargs = {**table.model_kwargs, **(model_kwargs or {})}
     jobs = []
     for job in table.jobs():
-        if models and job["model"] not in models:
-            continue
-        if seeds and job["seed"] not in seeds:
+        if (models and job["model"] not in models) or (seeds and job["seed"] not in seeds):
             continue
         row_recipe = recipe.replace(seed=job["seed"])
-        name = f"{job['model']}--{_slug(table.variant)}--seed{job['seed']}--{job['loop']}"
-        jobs.append({
-            **job, "table": table.name, "variant": table.variant, "model_kwargs": dict(table.model_kwargs),
-            "recipe": row_recipe.to_dict(), "task": row_recipe.task, "name": name,
-        })
+        job = {**job, "table": table.name, "variant": _variant(kwargs), "model_kwargs": dict(kwargs),
+               "recipe": row_recipe.to_dict(), "task": row_recipe.task}
+        if data_dir is not None:
+            job["data_dir"] = str(Path(data_dir).expanduser().resolve())
+        job["identity"] = row_identity(job, options, data_dir)
+        job["key"] = identity_key(job["identity"])
+        job["name"] = f"{job['model']}--{_slug(job['variant'])}--seed{job['seed']}--{job['loop']}--{job['key']}"
+        jobs.append(job)
     return jobs
 
 
@@ -69,6 +106,39 @@ def load_rows(table_dir: Path) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row.get("finished_at", 0))
 
 
+def _legacy_identity(row: dict[str, Any]) -> dict[str, Any]:
+    # Rows measured before identities were recorded: rebuilt from what they recorded. Their data were always
+    # the generated frames (no such row was published from a folder).
+    kwargs = {}
+    for item in filter(None, row.get("variant", "").split(",")):
+        key, _, value = item.partition("=")
+        try:
+            kwargs[key] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key] = value
+    accelerations = row.get("accelerations", "")
+    compile_: bool | str = False
+    if "compile" in accelerations:  # "compile" (default mode) or "compile MODE"
+        compile_ = accelerations.split("compile", 1)[1].split(",")[0].strip() or True
+    return {
+        "model": row["model"], "loop": row["loop"], "recipe": row["recipe_fields"], "model_kwargs": kwargs,
+        "data": None, "amp": "bf16" if row.get("dtype", "").startswith("bfloat16") else None, "compile": compile_,
+        "device": "cpu" if row.get("device", "").endswith("threads)") else "cuda",
+    }
+
+
+def rows_of(table_dir: Path, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The finished rows of ``table_dir`` that belong to ``jobs`` (same identity), one per job: rows of other
+    settings, data or precision in the same folder are never reported with them."""
+    wanted = {job["key"] for job in jobs}
+    found: dict[str, dict[str, Any]] = {}
+    for row in load_rows(table_dir):
+        key = identity_key(row.get("identity") or _legacy_identity(row))
+        if key in wanted and (key not in found or "identity" in row):  # a re-measured row replaces a legacy one
+            found[key] = row
+    return sorted(found.values(), key=lambda row: row.get("finished_at", 0))
+
+
 def _is_done(path: Path, job: dict[str, Any]) -> bool:
     if not path.is_file():
         return False
@@ -76,7 +146,7 @@ def _is_done(path: Path, job: dict[str, Any]) -> bool:
         row = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
-    return row.get("recipe_fields") == job["recipe"]  # another recipe under the same name is not this row
+    return row.get("identity") == job["identity"]  # another recipe, data or precision is not this row
 
 
 @contextmanager
@@ -90,10 +160,10 @@ def _locked(table_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _report(table: BenchTable, table_dir: Path, task: str) -> dict[str, Path]:
+def _report(table: BenchTable, table_dir: Path, jobs: list[dict[str, Any]]) -> dict[str, Path]:
     with _locked(table_dir):
-        meta = {"name": table.name, "title": table.title, "caption": table.caption, "task": task}
-        return write_reports(table_dir, meta, load_rows(table_dir))
+        meta = {"name": table.name, "title": table.title, "caption": table.caption, "task": jobs[0]["task"]}
+        return write_reports(table_dir, meta, rows_of(table_dir, jobs))
 
 
 def _launch(job: dict[str, Any], row_path: Path, device: str | None, options: dict[str, Any]) -> subprocess.Popen:
@@ -111,6 +181,34 @@ def _launch(job: dict[str, Any], row_path: Path, device: str | None, options: di
     return process
 
 
+def _run_rows(pending: list[tuple[dict[str, Any], Path]], devices: tuple[str, ...], options: dict[str, Any],
+              on_row: Callable[[dict[str, Any]], None]) -> list[str]:
+    """Run the pending rows, one worker process per row and at most one per device at a time; returns the
+    names of the rows that failed."""
+    slots = list(devices) or [None]
+    running: list[tuple[subprocess.Popen, dict[str, Any], str | None]] = []
+    failed: list[str] = []
+    pending = list(pending)
+    while pending or running:
+        while pending and len(running) < len(slots):
+            job, row_path = pending.pop(0)
+            device = next(s for s in slots if s not in {d for _, _, d in running}) if devices else None
+            running.append((_launch(job, row_path, device, options), {**job, "row_path": row_path}, device))
+        time.sleep(0.2)
+        for entry in list(running):
+            process, job, _ = entry
+            if process.poll() is None:
+                continue
+            running.remove(entry)
+            Path(process.job_path).unlink(missing_ok=True)
+            if process.returncode != 0:
+                failed.append(f"{job['name']} (exit {process.returncode})")
+                continue
+            _stamp(job["row_path"])
+            on_row(job)
+    return failed
+
+
 def run_table(
     table: str | BenchTable,
     out_dir: str | Path = "bench-results",
@@ -123,69 +221,54 @@ def run_table(
     shard: tuple[int, int] | None = None,
     data_dir: str | Path | None = None,
     progress: bool = True,
+    model_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Measure every row of ``table`` that is not measured yet and write the table's reports.
 
     Args:
         table: a table name (``mmzoo.bench.TABLES``) or a :class:`BenchTable`.
         out_dir: results go to ``out_dir/<table>/``.
-        runs_dir: engine checkpoints go to ``runs_dir/<table>/<model>/seed<seed>`` (default ``out_dir/runs``).
-        overrides: ``key=value`` recipe changes (changing the recipe makes new rows; old ones are replaced).
+        runs_dir: engine checkpoints go to ``runs_dir/<table>/<model>/seed<seed>-<key>`` (default ``out_dir/runs``),
+            ``key`` being the digest of the row's identity (:func:`row_identity`).
+        overrides: ``key=value`` recipe changes (changing the recipe makes new rows).
         models, seeds: run only these.
         options: :class:`~mmzoo.train.EngineOptions` fields for the workers (``device``, ``amp``, ``compile``...).
         devices: run rows concurrently, one per device (e.g. ``("cuda:0", "cuda:1")``); default one at a time.
         shard: ``(rank, world)``: run only rows ``rank, rank + world, ...`` (default: from RANK / WORLD_SIZE).
         data_dir: train on a course / assessment folder instead of the generated frames.
+        model_kwargs: constructor arguments added to the table's for every row (they make new rows).
 
-    Returns the paths of the written reports. Raises RuntimeError naming the rows that failed (after writing
-    the reports of those that did not).
+    Returns the paths of the written reports (which hold only rows of this identity). Raises RuntimeError naming
+    the rows that failed (after writing the reports of those that did not).
     """
     from tqdm.auto import tqdm
 
     table = table if isinstance(table, BenchTable) else get_table(table)
     rank, world = shard if shard is not None else shard_from_env()
     table_dir = Path(out_dir) / table.name
-    runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
-    jobs = table_jobs(table, tuple(overrides), models, seeds)
+    settings = {"model_kwargs": model_kwargs, "options": options or {}, "data_dir": data_dir}
+    jobs = table_jobs(table, tuple(overrides), models, seeds, **settings)
     if not jobs:
         raise ValueError(f"no rows of table {table.name!r} match models={models} seeds={seeds}")
-    task = jobs[0]["task"]
+    runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
     mine = [job for index, job in enumerate(jobs) if index % world == rank]
-    pending = []
     for job in mine:
-        row_path = table_dir / "rows" / f"{job['name']}.json"
         if job["loop"] == "engine":
-            job["run_dir"] = str((runs_root / table.name / job["model"] / f"seed{job['seed']}").resolve())
-        if data_dir is not None:
-            job["data_dir"] = str(Path(data_dir).resolve())
-        if not _is_done(row_path, job):
-            pending.append((job, row_path))
+            run_dir = runs_root / table.name / job["model"] / f"seed{job['seed']}-{job['key']}"
+            job["run_dir"] = str(run_dir.resolve())
+    pending = [(job, table_dir / "rows" / f"{job['name']}.json") for job in mine]
+    pending = [(job, path) for job, path in pending if not _is_done(path, job)]
     (table_dir / "rows").mkdir(parents=True, exist_ok=True)
-    slots = list(devices) or [None]
-    running: list[tuple[subprocess.Popen, dict[str, Any], str | None]] = []
-    failed: list[str] = []
-    bar = tqdm(total=len(mine), initial=len(mine) - len(pending), desc=f"bench {table.name}", unit="row", disable=not progress)
-    while pending or running:
-        while pending and len(running) < len(slots):
-            job, row_path = pending.pop(0)
-            device = next(s for s in slots if s not in {d for _, _, d in running}) if devices else None
-            bar.set_postfix_str(f"{job['model']} seed {job['seed']} {job['loop']}")
-            running.append((_launch(job, row_path, device, options or {}), {**job, "row_path": row_path}, device))
-        time.sleep(0.2)
-        for entry in list(running):
-            process, job, _ = entry
-            if process.poll() is None:
-                continue
-            running.remove(entry)
-            Path(process.job_path).unlink(missing_ok=True)
-            if process.returncode != 0:
-                failed.append(f"{job['name']} (exit {process.returncode})")
-                continue
-            _stamp(job["row_path"])
+    # Every row of the table with these settings (not only this shard's or the filtered ones) is reported.
+    reported = table_jobs(table, tuple(overrides), **settings)
+    with tqdm(total=len(mine), initial=len(mine) - len(pending), desc=f"bench {table.name}", unit="row",
+              disable=not progress) as bar:
+        def finished(job: dict[str, Any]) -> None:
             bar.update(1)
-            _report(table, table_dir, task)
-    bar.close()
-    paths = _report(table, table_dir, task)
+            _report(table, table_dir, reported)
+
+        failed = _run_rows(pending, tuple(devices), options or {}, finished)
+    paths = _report(table, table_dir, reported)
     if failed:
         raise RuntimeError(f"{len(failed)} benchmark row(s) failed: {', '.join(failed)}; their errors are printed above")
     return paths
@@ -193,8 +276,6 @@ def run_table(
 
 def _stamp(row_path: Path) -> None:
     """Record when a row finished (orders the table as measured)."""
-    from mmzoo.utils.files import atomic_write_json
-
     row = json.loads(row_path.read_text())
     row["finished_at"] = time.time()
     atomic_write_json(row_path, row)

@@ -17,6 +17,7 @@ from mmzoo.bench.measure import flops_per_sample, inference_speed, matmul_gflops
 from mmzoo.utils.files import atomic_write_json
 from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.engine import EngineOptions, fit
+from mmzoo.train.loop import samples_per_second
 from mmzoo.train.metrics import loss_function
 from mmzoo.train.recipes import Recipe
 from mmzoo.train.reference import reference_fit
@@ -63,8 +64,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     memory_format = torch.channels_last if options.channels_last and job["loop"] == "engine" else torch.contiguous_format
     speed = inference_speed(model, device, memory_format=memory_format)
     train_time = sum(r["train_time_s"] + r["eval_time_s"] for r in history)
-    steps = recipe.steps_per_epoch() * recipe.batch_size
-    samples_per_s = steps * len(history) / sum(r["train_time_s"] for r in history)
+    # The data decide the samples per epoch (the engine records them; the notebook loop drops the short batch).
+    per_epoch = history[0].get("train_samples", recipe.steps_per_epoch() * recipe.batch_size)
+    samples_per_s = samples_per_second(history, per_epoch)
     achieved = flops["train_gflops_per_sample"] * samples_per_s
     memory = {key: value for key, value in history[-1].items() if key.endswith("_mib")} or peak_memory(device)
     best = out["best"]
@@ -76,6 +78,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "seed": recipe.seed,
         "recipe": recipe.name,
         "recipe_fields": recipe.to_dict(),
+        "identity": job.get("identity"),
+        "data_dir": job.get("data_dir"),
         "params": sum(p.numel() for p in model.parameters()),
         "best_epoch": out["best_epoch"],
         "val_loss": best["loss"],

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from mmzoo.bench import load_rows, run_table, table_jobs
+from mmzoo.bench.harness import rows_of
 from mmzoo.bench.report import CSV_COLUMNS, summarize
 from mmzoo.bench.tables import TABLES, BenchTable, get_table
 from mmzoo.train import EngineOptions, fit, get_recipe
@@ -67,7 +68,7 @@ def test_interrupted_row_resumes_from_its_checkpoint(tmp_path):
     table = BenchTable(**{**TINY.__dict__, "models": ("late_fusion_strided",), "reference": ()})
     job = table_jobs(table)[0]
     recipe = get_recipe(table.recipe).from_dict(job["recipe"])
-    run_dir = tmp_path / "runs" / "tiny" / "late_fusion_strided" / "seed51"
+    run_dir = tmp_path / "runs" / "tiny" / "late_fusion_strided" / f"seed51-{job['key']}"  # the row's identity
 
     def stop(record):
         raise KeyboardInterrupt  # the row was killed after its first epoch's checkpoint
@@ -113,7 +114,40 @@ def test_summary_gives_mean_and_spread():
 def test_tables_name_every_notebook_model():
     import mmzoo
 
-    assert set(TABLES["assignment"].models) == set(mmzoo.list_models(["late_fusion*", "intermediate_*"]))
+    # The notebook's four fusion networks, pooled and strided (the zoo registers more intermediate_* since).
+    notebook = [f"{name}{suffix}" for name in ("late_fusion", "intermediate_cat", "intermediate_add",
+                                                "intermediate_hadamard") for suffix in ("", "_strided")]
+    assert set(TABLES["assignment"].models) == set(notebook) <= set(mmzoo.list_models())
     assert set(TABLES["course"].models) == set(mmzoo.list_models("course_*"))
     with pytest.raises(ValueError, match="did you mean quick"):
         get_table("quik")
+
+
+def test_a_rows_identity_is_everything_that_changes_its_result(tmp_path):
+    base = table_jobs(TINY)
+    keys = {job["key"] for job in base}
+    variants = [
+        table_jobs(TINY, ("epochs=3",)),
+        table_jobs(TINY, model_kwargs={"lidar_scale": 0.05}),
+        table_jobs(TINY, data_dir=tmp_path),
+        table_jobs(TINY, options={"amp": "bf16"}),
+        table_jobs(TINY, options={"compile": True}),
+    ]
+    for jobs in variants:
+        assert not keys & {job["key"] for job in jobs}
+        assert not {j["name"] for j in base} & {j["name"] for j in jobs}
+    assert table_jobs(TINY, model_kwargs={"lidar_scale": 0.05})[0]["variant"] == "lidar_scale=0.05"
+    assert [job["key"] for job in table_jobs(TINY)] == [job["key"] for job in base]  # stable
+
+
+def test_rows_of_other_data_are_neither_skipped_nor_reported(measured, tmp_path):
+    out, _ = measured
+    synthetic = rows_of(out / "tiny", table_jobs(TINY))
+    assert len(synthetic) == 3
+    # Before: a --data-dir rerun found these rows "done" by their recipe alone and published them as its own.
+    assert rows_of(out / "tiny", table_jobs(TINY, data_dir=tmp_path)) == []
+    legacy = {k: v for k, v in synthetic[0].items() if k not in ("identity", "data_dir")}
+    (tmp_path / "rows").mkdir()
+    (tmp_path / "rows" / "legacy.json").write_text(json.dumps(legacy))  # rows written before identities
+    assert rows_of(tmp_path, table_jobs(TINY)) == [legacy]
+    assert rows_of(tmp_path, table_jobs(TINY, options={"amp": "bf16"})) == []
