@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmzoo.data._io import frame_files
 from mmzoo.data.frames import Frames
-from mmzoo.data.layouts import CLASS_FOLDERS, detect_layout, read_folder
+from mmzoo.data.layouts import CLASS_FOLDERS, detect_layout, frame_counts, read_folder
 from mmzoo.data.sets import generate, get_dataset
 from mmzoo.data.tensors import FusionTensors, to_tensors
 from mmzoo.train.recipes import Recipe
@@ -66,7 +65,7 @@ def _too_small(data_dir: str | Path, holds: str, recipe: Recipe) -> ValueError:
 
 
 def _course_split(recipe: Recipe, data_dir: str | Path) -> tuple[Frames, Frames]:
-    total = len(frame_files(Path(data_dir).expanduser() / "rgb", ".png"))
+    total = frame_counts(data_dir)[""]
     if total < recipe.train_frames + recipe.val_frames:
         raise _too_small(data_dir, f"{total} frames", recipe)
     first_val = total - recipe.val_frames
@@ -81,7 +80,8 @@ def _assessment_split(recipe: Recipe, data_dir: str | Path) -> tuple[Frames, Fra
             f"the assessment layout draws each split half from each class, so train_frames and val_frames must be "
             f"even; recipe {recipe.name!r} has train_frames={recipe.train_frames}, val_frames={recipe.val_frames}"
         )
-    sizes = [len(frame_files(Path(data_dir).expanduser() / name / "rgb", ".png")) for name in CLASS_FOLDERS]
+    counts = frame_counts(data_dir)
+    sizes = [counts[name] for name in CLASS_FOLDERS]
     per_class = (recipe.train_frames + recipe.val_frames) // classes
     if min(sizes) < per_class:
         holds = " and ".join(f"{n} {name}" for n, name in zip(sizes, CLASS_FOLDERS))
