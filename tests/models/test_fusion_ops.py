@@ -47,5 +47,5 @@ def test_new_operator_is_one_class_and_one_registration():
 
 
 def test_unknown_operator_lists_registered_ones():
-    with pytest.raises(ValueError, match="registered: add, concat, hadamard, matmul"):
+    with pytest.raises(ValueError, match="registered: add, concat, .*hadamard, .*matmul"):
         create_fusion("mul")

@@ -51,7 +51,7 @@ def test_depth_model_expects_one_lidar_channel():
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        ({"num_outputs": 0}, "num_outputs must be >= 1"),
+        ({"num_outputs": 0}, "num_outputs must be between 1 and"),
         ({"lidar_channels": 2}, "lidar_channels must be 4"),
         ({"downsample": "avg"}, "downsample must be one of"),
         ({"fusion_op": "nope"}, "unknown fusion op 'nope'"),
