@@ -25,7 +25,7 @@ True
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -33,16 +33,23 @@ import torch
 from mmzoo.data.corruptions import SEVERITIES, corrupt, get_corruption
 from mmzoo.data.sensor import AZIMUTH, MAX_RANGE, ZENITH, depth_to_xyza
 
-if TYPE_CHECKING:  # the recipe module imports this one to validate its fields
-    from mmzoo.train.recipes import Recipe
-
-__all__ = ["DROPPED", "parse_corruption_augment", "xyza_to_depth", "step_generator", "augment_batch"]
+__all__ = ["DROPPED", "AugmentFields", "parse_corruption_augment", "xyza_to_depth", "step_generator", "augment_batch"]
 
 #: Which corruption (at severity 5) stands for a dropped modality.
 DROPPED = {"camera": "camera_missing", "lidar": "lidar_missing"}
 # Distinct streams for the two decisions of a step, so adding corruption augmentation to a recipe does not change
 # which steps drop a modality.
 _DROPOUT_STREAM, _CORRUPTION_STREAM = 0, 1
+
+
+class AugmentFields(Protocol):
+    """The fields of a :class:`~mmzoo.train.recipes.Recipe` the augmentation reads (a protocol, not an import:
+    the recipe module imports this one to validate its fields)."""
+
+    seed: int
+    lidar_formula: str
+    modality_dropout: float
+    corruption_augment: str
 
 
 def parse_corruption_augment(text: str) -> tuple[tuple[str, int | None], ...]:
@@ -99,7 +106,7 @@ def _apply(rgb: torch.Tensor, lidar: torch.Tensor, name: str, severity: int, for
 
 
 def augment_batch(
-    rgb: torch.Tensor, lidar: torch.Tensor, recipe: "Recipe", step: int
+    rgb: torch.Tensor, lidar: torch.Tensor, recipe: AugmentFields, step: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training batch of global step ``step`` after ``recipe``'s corruption augmentation and modality
     dropout (in that order); the inputs themselves when the recipe asks for neither.
