@@ -86,7 +86,7 @@ def _weight_record(model: nn.Module) -> dict[str, Any] | None:
 
 def onnx_metadata(model: nn.Module, opset: int) -> dict[str, str]:
     """The ``metadata_props`` (see :data:`METADATA_KEYS`) written into the ONNX file of ``model``."""
-    from mmzoo import __version__  # the package's version, defined in its __init__
+    from mmzoo._version import __version__
 
     arch = getattr(model, "arch_name", None)
     info = model_info(arch)
