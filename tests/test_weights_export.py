@@ -121,8 +121,8 @@ def test_an_exported_index_makes_the_tag_loadable_by_name(exported, monkeypatch,
     (["export", "intermediate_catt"], "unknown model 'intermediate_catt'"),
     (["export", "late_fusion", "intermediate_cat", "--run-dir", "runs/x"], "{model} placeholder"),
     (["export", "late_fusion.tiny_v1"], "export takes an architecture name"),
-    (["export", "late_fusion", "--set", "epoch=2"], "recipe has no field 'epoch'"),
-    (["export", "late_fusion", "--model-arg", "lidar_scale"], "must look like key=value"),
+    (["export", "late_fusion", "--set", "epoch=2"], "'epoch' is neither a recipe field nor an argument of late_fusion; did you mean epochs"),
+    (["export", "late_fusion", "--model-arg", "lidar_scale"], "must look like KEY=VALUE"),
 ])
 def test_export_errors_exit_1_without_traceback(argv, message, capsys):
     assert main(argv) == 1

@@ -105,16 +105,13 @@ def create(
             listed in ``model.pretrained_adaptations``.
 
     Returns:
-        The model, carrying ``arch_name``, ``arch_kwargs`` (what rebuilds it), ``input_spec``,
-        ``pretrained_cfg`` (the tag's ``WeightInfo``, or None), ``pretrained_adaptations`` and, when weights were
-        loaded, ``pretrained_file``.
+        The model, with ``arch_name``, ``arch_kwargs`` (what rebuilds it), ``input_spec``, ``pretrained_cfg``
+        (the tag's ``WeightInfo`` or None), ``pretrained_adaptations`` and, once loaded, ``pretrained_file``.
 
     Raises:
-        UnknownModelError: unknown architecture (the message lists the closest names) or tag.
-        ValueError: a path-like name without a prefix; weights that do not fit (or of another architecture).
-        RuntimeError: ``pretrained=True`` for an architecture that has no published weights.
-        IntegrityError: a weight file whose sha256 or size is not the recorded one.
-        WeightsNotFoundError: the weights are nowhere mmzoo may look (offline and not cached, unpublished...).
+        UnknownModelError (with the closest names), ValueError (path-like names, weights that do not fit),
+        IntegrityError, UnverifiedWeightsError, WeightsNotFoundError (see :mod:`mmzoo.errors`); RuntimeError when
+        ``pretrained=True`` names an architecture without published weights.
     """
     source, name = parse_model_name(model_name)
     kwargs = {key: value for key, value in kwargs.items() if value is not None}

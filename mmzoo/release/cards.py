@@ -129,90 +129,115 @@ def _format_metric(key: str, value: float) -> str:
     return f"{value:.4f}" if key != "accuracy" else f"{value:.4f} ({value * 100:.2f} %)"
 
 
-def render_card(weight: WeightInfo, info: ArchInfo) -> str:
-    """The model card (README.md) of a published weight."""
-    recipe = weight.recipe_config
-    training = weight.training
-    spec = weight.input_spec or info.input_spec
-    first, count = recipe.get("train_frames", 0), recipe.get("val_frames", 0)
-    title = _dataset_title(weight)
-    hub_name = f"{weight.repo_id}@{weight.revision}" if weight.revision else weight.repo_id
-    hub_line = f'model = mmzoo.create("hf-hub:{hub_name}", pretrained=True)'
-    hub_line += "" if weight.revision else "  # once published"
-    lidar = (f"xyza from the depth map, {spec.xyza_formula} formula (`mmzoo.data.depth_to_xyza`)"
-             if spec.lidar_format == "xyza" else "the raw depth map")
-    low, high = spec.rgb_range
-    rgb_line = f"{spec.rgb_format.upper()} as float in [{low:g}, {high:g}] (uint8 / 255, no mean or std)"
-    shape = f"{spec.height}, {spec.width}"
-    recipe_rows = [(key, f"`{value}`") for key, value in recipe.items()]
-    metric_rows = [(METRIC_LABELS.get(k, (k, k))[1], _format_metric(k, v)) for k, v in weight.metrics.items()]
-    per_epoch = training.get("train_time_s", 0) / max(1, training.get("epochs", 1))
-    reproduce = training.get("command") or (
-        f"mmzoo export {weight.architecture} --recipe {weight.recipe} --tag {weight.tag}")
-    kwargs = ", ".join(f"{k}={v!r}" for k, v in weight.model_kwargs.items()) or "the defaults"
-    scale = weight.model_kwargs.get("lidar_scale", 1.0)
-    gain = "" if scale == 1.0 else (
-        f"\n\nThe model multiplies LiDAR x, y, z by {scale:g} itself (`lidar_scale`, a fixed gain stored with the "
-        "weights, never applied to the hit mask): feed the raw values, do not scale them yourself.")
-    selected = (f"{training.get('best_epoch')} of {training.get('epochs')} "
-                f"(selected by {recipe.get('select', 'val_loss')})")
-    body = f"""# {weight.name}
+#: The card's body; :func:`card_fields` fills it. Kept as data so that its wording is read and changed in one place.
+CARD_TEMPLATE = """# {name}
 
-`{weight.architecture}` from mmzoo, an RGB + LiDAR fusion model zoo: {info.task}.
-{info.fusion_point.capitalize()} fusion ({info.fusion_op or 'none'}), {info.fusion_detail}.
-{weight.num_params:,} parameters. Source: {info.source_title}.
-Constructor arguments: {kwargs} (`mmzoo.create("{weight.name}")` builds with them).
+`{architecture}` from mmzoo, an RGB + LiDAR fusion model zoo: {task}.
+{fusion_point} fusion ({fusion_op}), {fusion_detail}.
+{num_params:,} parameters. Source: {source_title}.
+Constructor arguments: {kwargs} (`mmzoo.create("{name}")` builds with them).
 
 **Trained on synthetic data.** These weights were trained and evaluated only on mmzoo's synthetic
-`{weight.dataset}` set, version {weight.dataset_version} ({title}), frames rendered by mmzoo's own numpy ray
+`{dataset}` set, version {dataset_version} ({title}), frames rendered by mmzoo's own numpy ray
 caster (`mmzoo.data.generate`), not on real camera or LiDAR recordings. Expect lower accuracy on real frames.
 
 ## Inputs
 
-`model(rgb, lidar)` with {spec.describe()}:
+`model(rgb, lidar)` with {spec}:
 
-- rgb: {rgb_line}, shape (B, {spec.rgb_channels}, {shape});
-- lidar: {lidar}, shape (B, {spec.lidar_channels}, {shape}).{gain}
+- rgb: {rgb_line}, shape (B, {rgb_channels}, {shape});
+- lidar: {lidar_line}, shape (B, {lidar_channels}, {shape}).{gain}
 
-Output: {info.task}.
+Output: {task}.
 
 ## How to load
 
 ```python
 import mmzoo
 
-model = mmzoo.create("{weight.name}", pretrained=True)  # sha256-verified, strict load
+model = mmzoo.create("{name}", pretrained=True)  # sha256-verified, strict load
 {hub_line}
 ```
 
-Loading verifies `model.safetensors` (sha256 `{weight.sha256}`, {weight.num_bytes:,} bytes). Another
+Loading verifies `model.safetensors` (sha256 `{sha256}`, {num_bytes:,} bytes). Another
 `num_outputs` gets a fresh head and another channel count an adapted first convolution; both are reported.
 
 ## Training recipe
 
-`{weight.recipe}` recipe (`mmzoo.train.get_recipe("{weight.recipe}")`), seed {recipe.get('seed')}:
+`{recipe}` recipe (`mmzoo.train.get_recipe("{recipe}")`), seed {seed}:
 
-{_table(recipe_rows, ("field", "value"))}
+{recipe_table}
 
 Reproduce: `{reproduce}`
 
 ## Metrics
 
-On the validation split: frames {first}..{first + count - 1} ({count} frames) of {title}, generated with
-data seed {recipe.get('data_seed')}, disjoint from the {first} training frames. The weights are those of epoch
+On the validation split: frames {first}..{last} ({count} frames) of {title}, generated with
+data seed {data_seed}, disjoint from the {first} training frames. The weights are those of epoch
 {selected}, evaluated in float32 on CPU.
 
-{_table(metric_rows, ("metric", "value"))}
+{metric_table}
 
 ## Hardware and train time
 
-Trained on {training.get('device_name', 'unknown')} with torch {training.get('torch_version', '?')}:
-{training.get('train_time_s', 0):.1f} s in all, validation included ({per_epoch:.1f} s per epoch).
+Trained on {device_name} with torch {torch_version}:
+{train_time_s:.1f} s in all, validation included ({per_epoch:.1f} s per epoch).
 
 ## License
 
-{_LICENSE_NAMES.get(weight.license, weight.license)}, like the mmzoo code.
+{license}, like the mmzoo code.
 """
+
+
+def _input_fields(weight: WeightInfo, info: ArchInfo) -> dict:
+    spec = weight.input_spec or info.input_spec
+    low, high = spec.rgb_range
+    scale = weight.model_kwargs.get("lidar_scale", 1.0)
+    return {
+        "spec": spec.describe(), "rgb_channels": spec.rgb_channels, "lidar_channels": spec.lidar_channels,
+        "shape": f"{spec.height}, {spec.width}",
+        "rgb_line": f"{spec.rgb_format.upper()} as float in [{low:g}, {high:g}] (uint8 / 255, no mean or std)",
+        "lidar_line": (f"xyza from the depth map, {spec.xyza_formula} formula (`mmzoo.data.depth_to_xyza`)"
+                       if spec.lidar_format == "xyza" else "the raw depth map"),
+        "gain": "" if scale == 1.0 else (
+            f"\n\nThe model multiplies LiDAR x, y, z by {scale:g} itself (`lidar_scale`, a fixed gain stored with "
+            "the weights, never applied to the hit mask): feed the raw values, do not scale them yourself."),
+    }
+
+
+def card_fields(weight: WeightInfo, info: ArchInfo) -> dict:
+    """Every value :data:`CARD_TEMPLATE` names, derived from the weight's and the architecture's records."""
+    recipe, training = weight.recipe_config, weight.training
+    first, count = recipe.get("train_frames", 0), recipe.get("val_frames", 0)
+    hub_name = f"{weight.repo_id}@{weight.revision}" if weight.revision else weight.repo_id
+    return {
+        **_input_fields(weight, info),
+        "name": weight.name, "architecture": weight.architecture, "task": info.task,
+        "fusion_point": info.fusion_point.capitalize(), "fusion_op": info.fusion_op or "none",
+        "fusion_detail": info.fusion_detail, "num_params": weight.num_params, "source_title": info.source_title,
+        "kwargs": ", ".join(f"{k}={v!r}" for k, v in weight.model_kwargs.items()) or "the defaults",
+        "dataset": weight.dataset, "dataset_version": weight.dataset_version, "title": _dataset_title(weight),
+        "hub_line": f'model = mmzoo.create("hf-hub:{hub_name}", pretrained=True)'
+                    + ("" if weight.revision else "  # once published"),
+        "sha256": weight.sha256, "num_bytes": weight.num_bytes, "recipe": weight.recipe, "seed": recipe.get("seed"),
+        "recipe_table": _table([(key, f"`{value}`") for key, value in recipe.items()], ("field", "value")),
+        "reproduce": training.get("command") or (
+            f"mmzoo export {weight.architecture} --recipe {weight.recipe} --tag {weight.tag}"),
+        "first": first, "last": first + count - 1, "count": count, "data_seed": recipe.get("data_seed"),
+        "selected": (f"{training.get('best_epoch')} of {training.get('epochs')} "
+                     f"(selected by {recipe.get('select', 'val_loss')})"),
+        "metric_table": _table([(METRIC_LABELS.get(k, (k, k))[1], _format_metric(k, v))
+                                for k, v in weight.metrics.items()], ("metric", "value")),
+        "device_name": training.get("device_name", "unknown"), "torch_version": training.get("torch_version", "?"),
+        "train_time_s": training.get("train_time_s", 0),
+        "per_epoch": training.get("train_time_s", 0) / max(1, training.get("epochs", 1)),
+        "license": _LICENSE_NAMES.get(weight.license, weight.license),
+    }
+
+
+def render_card(weight: WeightInfo, info: ArchInfo) -> str:
+    """The model card (README.md) of a published weight: YAML front matter the Hub reads, then the body."""
+    body = CARD_TEMPLATE.format(**card_fields(weight, info))
     return "---\n" + to_yaml(front_matter(weight, info)) + "\n---\n\n" + body
 
 

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 import torch
 
 from mmzoo.release.cards import render_card
+from mmzoo.release.golden import record_golden
 from mmzoo.pretrained.locate import checkout_weights_dir
 from mmzoo.registry.metadata import WeightInfo
 from mmzoo.release.publish import CARD_NAME
@@ -120,28 +121,37 @@ def export_weights(
     if not is_main_process():  # under torchrun every rank trained; rank 0 alone writes
         return ExportResult(out / f"{arch}.{tag}", None, index_path, reused)
     model = result.model.to("cpu", memory_format=torch.contiguous_format).eval()
-    metrics = evaluate(model, val, recipe_obj.task, recipe_obj.loss, device="cpu")
-    weight = WeightInfo(
+    weight = _weight_record(model, val, recipe_obj, tag, org, license,
+                            _training_record(result, recipe, recipe_obj, arch, tag, model_kwargs))
+    final, weight = _write_weight_folder(model, weight, model_info(arch), out, index_path)
+    return ExportResult(final, weight, index_path, reused)
+
+
+def _weight_record(model: torch.nn.Module, val, recipe, tag: str, org: str, license: str,
+                   training: dict) -> WeightInfo:
+    """The weight's metadata: metrics re-measured on the validation split on CPU, and what it was trained with;
+    the file's sha256 and size are filled in once it is written."""
+    metrics = evaluate(model, val, recipe.task, recipe.loss, device="cpu")
+    arch = model.arch_name
+    return WeightInfo(
         tag=tag,
         repo_id=f"{org}/{arch}.{tag}",
         revision=None,
         sha256="",
         num_bytes=0,
         num_params=sum(p.numel() for p in model.parameters()),
-        dataset=val.metadata.get("dataset", recipe_obj.dataset),
+        dataset=val.metadata.get("dataset", recipe.dataset),
         dataset_version=str(val.metadata.get("version", "")),
         split="val",
         metrics={k: round(v, METRIC_DIGITS) for k, v in sorted(metrics.items())},
-        recipe=recipe_obj.name,
-        recipe_config=recipe_obj.to_dict(),
+        recipe=recipe.name,
+        recipe_config=recipe.to_dict(),
         model_kwargs=dict(model.arch_kwargs),
         input_spec=model.input_spec,
         license=license,
-        training=_training_record(result, recipe, recipe_obj, arch, tag, model_kwargs),
+        training=training,
         architecture=arch,
     )
-    final, weight = _write_weight_folder(model, weight, model_info(arch), out, index_path)
-    return ExportResult(final, weight, index_path, reused)
 
 
 def _training_record(result, recipe: str, recipe_obj, arch: str, tag: str, model_kwargs: dict | None) -> dict:
@@ -175,6 +185,7 @@ def _write_weight_folder(model: torch.nn.Module, weight: WeightInfo, info, out: 
         # config.json carries the weight's metadata except what depends on the file or the commit.
         described = {k: v for k, v in weight.to_dict().items() if k not in ("sha256", "num_bytes", "revision")}
         save_pretrained(model, staging, pretrained_cfg=described)
+        record_golden(staging)  # its output on fixed frames, so that later loads can be checked against it
         path = staging / WEIGHTS_NAME
         weight = dataclasses.replace(weight, sha256=file_sha256(path), num_bytes=path.stat().st_size)
         if index_path is not None:

@@ -97,30 +97,7 @@ def publish_folder(
     if hub_offline():
         raise PublishError("HF_HUB_OFFLINE is set: publishing needs the network; unset it to upload "
                            "(or use --dry-run to check the folder)")
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
-
-    from mmzoo._version import __version__
-
-    architecture = json.loads((folder / CONFIG_NAME).read_text())["architecture"]
-    api = HfApi(endpoint=endpoint, token=token, library_name="mmzoo", library_version=__version__)
-    try:
-        # The first request answers whether the Hub is there at all: bounded like the download probe.
-        call_with_deadline(lambda: api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True),
-                           PROBE_DEADLINE_S * 4, f"the Hub at {endpoint}")
-        if branch != "main":
-            api.create_branch(repo_id, branch=branch, exist_ok=True)
-        info = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(folder),
-            revision=branch,
-            allow_patterns=list(UPLOAD_FILES),
-            commit_message=commit_message or f"Upload {architecture} with mmzoo",
-        )
-    except (HfHubHTTPError, OSError, *transport_errors()) as err:  # OSError covers the deadline's TimeoutError
-        # The client's messages name the status and the server's reason; they never contain the token.
-        raise PublishError(f"publishing {folder} to {repo_id} on {endpoint} failed: {type(err).__name__}: {err}; "
-                           "check the network, HF_ENDPOINT and your token (HF_TOKEN or `hf auth login`)") from None
+    info = _upload(folder, repo_id, branch, endpoint, token, private, commit_message)
     result.commit, result.commit_url = info.oid, info.commit_url
     return result
 
@@ -159,3 +136,34 @@ def push_to_hub(
         (folder / CARD_NAME).write_text(model_card)
         return publish_folder(folder, repo_id, revision=revision, commit_message=commit_message, private=private,
                               token=token, endpoint=endpoint)
+
+
+def _upload(folder: Path, repo_id: str, branch: str, endpoint: str, token: str | None, private: bool | None,
+            commit_message: str | None):
+    """Create the repo (and branch) if needed and upload the folder's files in one commit; returns the
+    client's commit info. Network failures and refusals become one :class:`PublishError`."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from mmzoo._version import __version__
+
+    architecture = json.loads((folder / CONFIG_NAME).read_text())["architecture"]
+    api = HfApi(endpoint=endpoint, token=token, library_name="mmzoo", library_version=__version__)
+    try:
+        # The first request answers whether the Hub is there at all: bounded like the download probe.
+        call_with_deadline(lambda: api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True),
+                           PROBE_DEADLINE_S * 4, f"the Hub at {endpoint}")
+        if branch != "main":
+            api.create_branch(repo_id, branch=branch, exist_ok=True)
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            revision=branch,
+            allow_patterns=list(UPLOAD_FILES),
+            commit_message=commit_message or f"Upload {architecture} with mmzoo",
+        )
+    except (HfHubHTTPError, OSError, *transport_errors()) as err:  # OSError covers the deadline's TimeoutError
+        # The client's messages name the status and the server's reason; they never contain the token.
+        raise PublishError(f"publishing {folder} to {repo_id} on {endpoint} failed: {type(err).__name__}: {err}; "
+                           "check the network, HF_ENDPOINT and your token (HF_TOKEN or `hf auth login`)") from None
+    return info
