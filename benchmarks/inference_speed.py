@@ -83,11 +83,22 @@ def measure(name: str, folder: Path, repeats: int, big_batch: int) -> list[dict]
 
 
 def table(rows: list[dict]) -> str:
-    columns = ("model", "runtime", "latency, batch 1 (ms)", f"throughput, batch {rows[0]['batch']} (frames/s)")
+    """The Markdown table of ``rows``: medians, and the best run in parentheses (on a shared machine the best run
+    is the closer estimate of the uncontended speed; the gap between the two shows the noise)."""
+    columns = ("model", "runtime", "latency, batch 1 (ms): median (best)",
+               f"throughput, batch {rows[0]['batch']} (frames/s): median (best)")
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['runtime']} | {r['latency_ms']:.2f} | {r['throughput_fps']:.0f} |")
+        lines.append(f"| {r['model']} | {r['runtime']} | {r['latency_ms']:.2f} ({r['latency_ms_min']:.2f}) | "
+                     f"{r['throughput_fps']:.0f} ({r['throughput_fps_max']:.0f}) |")
     return "\n".join(lines)
+
+
+def markdown(result: dict) -> str:
+    """results.md: the machine line and the table (docs/deploy.md shows the same table)."""
+    m = result["machine"]
+    return (f"Measured on {m['cpu']}, 1 thread, torch {m['torch']}, onnxruntime {m['onnxruntime']}, "
+            f"float32.\n\n{table(result['rows'])}\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,8 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {"machine": machine, "repeats": args.repeats, "dtype": "float32",
               "command": "python benchmarks/inference_speed.py", "rows": rows}
     atomic_write_json(args.out / "results.json", result)
-    atomic_write_text(args.out / "results.md", f"Measured on {machine['cpu']}, 1 thread, torch {machine['torch']}, "
-                      f"onnxruntime {machine['onnxruntime']}, float32.\n\n{table(rows)}\n")
+    atomic_write_text(args.out / "results.md", markdown(result))
     print(f"wrote {args.out}/results.json and results.md")
 
 
