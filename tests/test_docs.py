@@ -155,7 +155,7 @@ _DOCS = Elsewhere("tests/bench/test_published.py::test_update_docs_script_rewrit
 COMMANDS: dict[str, Run | Elsewhere] = {
     # README.md and docs/index.md
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/mmzoo bench --quick": _HARNESS,
-    'python3 -m venv .venv && .venv/bin/pip install ".[test]" && .venv/bin/python -m pytest -q': _CI,
+    "bash .ci/run": _CI,
     "pip install .": _CI,
     "mmzoo list": Run(),
     "mmzoo bench --quick": _HARNESS,
@@ -202,6 +202,14 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     'pip install -e ".[test,docs]"': _CI,
     "python -m pytest -q tests/test_docs.py": Elsewhere("tests/test_docs.py::test_every_shown_command_is_listed"),
     "mkdocs build --strict": Elsewhere("tests/test_docs.py::test_mkdocs_build_is_strict_and_clean"),
+    # docs/deploy.md
+    'pip install "mmzoo[export]"': _CI,
+    "mmzoo export-onnx intermediate_cat --pretrained --out cat.onnx":
+        Elsewhere("tests/release/test_onnx.py::test_must_show_cli_export_then_onnxruntime_predicts_as_mmzoo"),
+    "mmzoo golden --check weights/*":
+        Elsewhere("tests/release/test_golden.py::test_recording_changes_nothing_else_and_the_cli_checks"),
+    "python benchmarks/inference_speed.py":
+        Elsewhere("tests/release/test_inference_speed.py::test_the_script_writes_rows_and_the_machine"),
 }
 
 

@@ -123,29 +123,9 @@ def read_fiftyone_dataset(
         raise ValueError(f"the dataset's {rgb_slice!r} slice is empty; is it the grouped rgb/lidar dataset?")
 
     index = _select(split, tags)
-    names = {name: i for i, name in enumerate(CLASS_NAMES)}
-    names.update({folder: i for i, folder in enumerate(CLASS_FOLDERS)})  # tolerate "cubes" / "spheres"
-    labels = np.empty(len(index), dtype=np.int64)
-    lidar_paths = []
-    for k, i in enumerate(index):
-        text = labels_text[i]
-        if text not in names:
-            raise ValueError(f"{rgb_paths[i]} has {label_field}={text!r}; expected one of {CLASS_NAMES}")
-        labels[k] = names[text]
-        lidar = lidar_by_group.get(groups[i])
-        if lidar is None:
-            raise FileNotFoundError(f"{rgb_paths[i]} has no {lidar_slice!r} sample in its group {groups[i]!r}")
-        if not str(lidar).lower().endswith(".npy"):
-            raise ValueError(f"{lidar} is not a .npy depth map; the {lidar_slice!r} slice must point to .npy files")
-        lidar_paths.append(Path(lidar))
-
-    info = dict(getattr(dataset, "info", None) or {})
-    angles = [_class_angles(info, i, name) for i, name in enumerate(CLASS_NAMES)]
-    azimuth, zenith = angles[0]
-    if not all(a.shape == azimuth.shape and z.shape == zenith.shape and np.allclose(a, azimuth, atol=1e-6)
-               and np.allclose(z, zenith, atol=1e-6) for a, z in angles[1:]):
-        raise ValueError("dataset.info holds different angles for cubes and spheres; mmzoo needs one sensor geometry")
-
+    labels, lidar_paths = _labels_and_lidar(index, labels_text, rgb_paths, groups, lidar_by_group,
+                                            label_field, lidar_slice)
+    azimuth, zenith = _sensor_angles(dataset)
     depth = _io.read_depth_stack(lidar_paths)
     if len(index) and depth.shape[1:] != (len(azimuth), len(zenith)):
         raise ValueError(
@@ -166,3 +146,35 @@ def read_fiftyone_dataset(
             "frame_indices": index,
         },
     )
+
+
+def _labels_and_lidar(index, labels_text, rgb_paths, groups, lidar_by_group, label_field: str,
+                      lidar_slice: str) -> tuple[np.ndarray, list[Path]]:
+    """Class labels of the selected rgb samples and the depth file of each one's group, checked."""
+    names = {name: i for i, name in enumerate(CLASS_NAMES)}
+    names.update({folder: i for i, folder in enumerate(CLASS_FOLDERS)})  # tolerate "cubes" / "spheres"
+    labels = np.empty(len(index), dtype=np.int64)
+    lidar_paths = []
+    for k, i in enumerate(index):
+        text = labels_text[i]
+        if text not in names:
+            raise ValueError(f"{rgb_paths[i]} has {label_field}={text!r}; expected one of {CLASS_NAMES}")
+        labels[k] = names[text]
+        lidar = lidar_by_group.get(groups[i])
+        if lidar is None:
+            raise FileNotFoundError(f"{rgb_paths[i]} has no {lidar_slice!r} sample in its group {groups[i]!r}")
+        if not str(lidar).lower().endswith(".npy"):
+            raise ValueError(f"{lidar} is not a .npy depth map; the {lidar_slice!r} slice must point to .npy files")
+        lidar_paths.append(Path(lidar))
+    return labels, lidar_paths
+
+
+def _sensor_angles(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The one sensor geometry (azimuth, zenith) that ``dataset.info`` records for both classes."""
+    info = dict(getattr(dataset, "info", None) or {})
+    angles = [_class_angles(info, i, name) for i, name in enumerate(CLASS_NAMES)]
+    azimuth, zenith = angles[0]
+    if not all(a.shape == azimuth.shape and z.shape == zenith.shape and np.allclose(a, azimuth, atol=1e-6)
+               and np.allclose(z, zenith, atol=1e-6) for a, z in angles[1:]):
+        raise ValueError("dataset.info holds different angles for cubes and spheres; mmzoo needs one sensor geometry")
+    return azimuth, zenith

@@ -218,31 +218,43 @@ def cast_rays(scene: _Objects, rays: RayBundle, shapes: _Shapes) -> tuple[np.nda
         inside = (perp2 < rb2) & (proj > -rb[fi, None])
         half_chord = np.sqrt(np.maximum(rb2 - perp2, 0.0))
         t_enter = np.maximum(proj - half_chord, 0.0)
-        # Stage 3: exact intersections; the bounding sphere of a sphere is the sphere itself.
-        kind_t = kinds[fi]
-        t_hit = np.where(inside & (kind_t == SPHERE)[:, None], t_enter, np.inf)
-        cube = np.nonzero(kind_t == CUBE)[0]
-        if cube.size:
-            rot = scene.rotations[fi[cube], k]  # (M, 3, 3); local axis j = sum_i rot[i, j] * world axis i
-            o_local = _to_local(rot, rays.origin - scene.centers[fi[cube], k]).T[:, :, None]
-            dc = d[:, cube]
-            d_local = np.stack([sum(rot[:, i, j, None] * dc[i] for i in range(3)) for j in range(3)])
-            t_cube = _intersect_cube(o_local, d_local, shapes.cube_side / 2.0)
-            t_hit[cube] = np.where(inside[cube], t_cube, np.inf)
-        torus_tile = kind_t == TORUS
-        if torus_tile.any():
-            # Sphere tracing is the expensive part: run it on the rays inside the bounding sphere only.
-            mi, pi = np.nonzero(inside & torus_tile[:, None])
-            rot = scene.rotations[fi[mi], k]
-            o_local = _to_local(rot, rays.origin - scene.centers[fi[mi], k])
-            d_local = _to_local(rot, d[:, mi, pi].T)
-            t_exit = proj[mi, pi] + half_chord[mi, pi]
-            t_hit[mi, pi] = _intersect_torus(o_local, d_local, t_enter[mi, pi], t_exit, shapes)
+        t_hit = _exact_hits(scene, rays, shapes, k, fi, d, (proj, half_chord, t_enter, inside))
         current = t_best[fi, ti]
         closer = t_hit < current
         t_best[fi, ti] = np.where(closer, t_hit, current)
         slot_best[fi, ti] = np.where(closer, np.int8(k), slot_best[fi, ti])
     return t_best, slot_best
+
+
+def _exact_hits(scene: _Objects, rays: RayBundle, shapes: _Shapes, k: int, fi: np.ndarray, d: np.ndarray,
+                bounds: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Stage 3 of :func:`cast_rays`: exact distances for slot ``k``'s candidate rays (``inf`` = miss).
+
+    ``bounds`` holds each candidate ray's projection on the centre, half chord, entry distance and whether it
+    enters the bounding sphere."""
+    proj, half_chord, t_enter, inside = bounds
+    kinds = scene.kinds[:, k]
+    # The bounding sphere of a sphere is the sphere itself.
+    kind_t = kinds[fi]
+    t_hit = np.where(inside & (kind_t == SPHERE)[:, None], t_enter, np.inf)
+    cube = np.nonzero(kind_t == CUBE)[0]
+    if cube.size:
+        rot = scene.rotations[fi[cube], k]  # (M, 3, 3); local axis j = sum_i rot[i, j] * world axis i
+        o_local = _to_local(rot, rays.origin - scene.centers[fi[cube], k]).T[:, :, None]
+        dc = d[:, cube]
+        d_local = np.stack([sum(rot[:, i, j, None] * dc[i] for i in range(3)) for j in range(3)])
+        t_cube = _intersect_cube(o_local, d_local, shapes.cube_side / 2.0)
+        t_hit[cube] = np.where(inside[cube], t_cube, np.inf)
+    torus_tile = kind_t == TORUS
+    if torus_tile.any():
+        # Sphere tracing is the expensive part: run it on the rays inside the bounding sphere only.
+        mi, pi = np.nonzero(inside & torus_tile[:, None])
+        rot = scene.rotations[fi[mi], k]
+        o_local = _to_local(rot, rays.origin - scene.centers[fi[mi], k])
+        d_local = _to_local(rot, d[:, mi, pi].T)
+        t_exit = proj[mi, pi] + half_chord[mi, pi]
+        t_hit[mi, pi] = _intersect_torus(o_local, d_local, t_enter[mi, pi], t_exit, shapes)
+    return t_hit
 
 
 def surface_normals(

@@ -78,32 +78,12 @@ def reference_fit(
     best_loss, best_state, best_epoch, best = float("inf"), None, 0, {}
     for epoch in range(recipe.epochs):
         start = time.perf_counter()
-        model.train()
-        train_loss = 0.0
-        for rgb, lidar, target in train_loader:  # loss.item() waits for the device each step: the clock is exact
-            rgb, lidar, target = rgb.to(device), lidar.to(device), target.to(device)
-            optimizer.zero_grad()
-            loss = criterion(model(rgb, lidar), target)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            train_loss += loss.item()
+        train_loss = _notebook_epoch(model, train_loader, optimizer, scheduler, criterion, device)
         train_time = time.perf_counter() - start
         start = time.perf_counter()
-        model.eval()
-        val_loss, correct, count = 0.0, 0, 0
-        for rgb, lidar, target in val_loader:  # no torch.no_grad(), as in the notebooks
-            rgb, lidar, target = rgb.to(device), lidar.to(device), target.to(device)
-            output = model(rgb, lidar)
-            val_loss += criterion(output, target).item()
-            if recipe.task == "classification":
-                correct += int(((output > 0).float() == target).sum().item())
-            count += len(target)
-        metrics = {"loss": val_loss / len(val_loader)}
-        if recipe.task == "classification":
-            metrics["accuracy"] = correct / count
+        metrics = _notebook_validation(model, val_loader, criterion, recipe.task, device)
         history.append({
-            "epoch": epoch + 1, "train_loss": train_loss / len(train_loader),
+            "epoch": epoch + 1, "train_loss": train_loss,
             **{f"val_{key}": value for key, value in metrics.items()},
             "train_time_s": train_time, "eval_time_s": time.perf_counter() - start,
         })
@@ -112,3 +92,35 @@ def reference_fit(
     model.load_state_dict(best_state)
     train_time = sum(record["train_time_s"] + record["eval_time_s"] for record in history)
     return {"model": model, "history": history, "best_epoch": best_epoch, "best": best, "train_time_s": train_time}
+
+
+def _notebook_epoch(model, loader, optimizer, scheduler, criterion, device) -> float:
+    """One training epoch as the notebooks ran it; returns the mean training loss."""
+    model.train()
+    total = 0.0
+    for rgb, lidar, target in loader:  # loss.item() waits for the device each step: the clock is exact
+        rgb, lidar, target = rgb.to(device), lidar.to(device), target.to(device)
+        optimizer.zero_grad()
+        loss = criterion(model(rgb, lidar), target)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total += loss.item()
+    return total / len(loader)
+
+
+def _notebook_validation(model, loader, criterion, task: str, device) -> dict[str, float]:
+    """Validation as the notebooks ran it: batches of the training size, no ``torch.no_grad()``."""
+    model.eval()
+    val_loss, correct, count = 0.0, 0, 0
+    for rgb, lidar, target in loader:
+        rgb, lidar, target = rgb.to(device), lidar.to(device), target.to(device)
+        output = model(rgb, lidar)
+        val_loss += criterion(output, target).item()
+        if task == "classification":
+            correct += int(((output > 0).float() == target).sum().item())
+        count += len(target)
+    metrics = {"loss": val_loss / len(loader)}
+    if task == "classification":
+        metrics["accuracy"] = correct / count
+    return metrics
