@@ -104,7 +104,8 @@ def register_corruption(
         raise ValueError(f"register_corruption takes modality 'camera' or 'lidar'; got {modality!r}")
 
     def decorator(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        _add(CorruptionSpec(name, modality, tuple(levels), parameter, description or (fn.__doc__ or "").strip(), fn))
+        doc = " ".join((fn.__doc__ or "").split())  # one line, for tables
+        _add(CorruptionSpec(name, modality, tuple(levels), parameter, description or doc, fn))
         return fn
 
     return decorator

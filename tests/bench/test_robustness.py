@@ -96,14 +96,14 @@ def test_command_and_run_folder(tmp_path):
     assert models == {TINY, "late_fusion_strided@run"}
 
 
-def _doc_rows(text: str) -> dict[str, list[str]]:
-    """model -> cells of the first Markdown table whose first column names a model."""
-    found: dict[str, list[str]] = {}
+def _doc_rows(text: str, occurrence: int = 0) -> dict[str, list[str]]:
+    """model -> cells of its ``occurrence``-th Markdown table row (0: the headline table, 1: per corruption)."""
+    found: dict[str, list[list[str]]] = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and re.fullmatch(r"[a-z_]+\.\w+", cells[0]) and cells[0] not in found:
-            found[cells[0]] = cells
-    return found
+        if line.startswith("|") and re.fullmatch(r"[a-z_]+\.\w+", cells[0]):
+            found.setdefault(cells[0], []).append(cells)
+    return {model: rows[occurrence] for model, rows in found.items() if len(rows) > occurrence}
 
 
 def test_numbers_in_the_docs_are_the_published_results():
@@ -134,3 +134,26 @@ def test_the_script_runs_the_command_with_the_published_settings():
     if (RESULTS / "results.json").is_file():
         settings = json.loads((RESULTS / "results.json").read_text())["settings"]
         assert (settings["frames"], settings["seed"]) == (args.frames, args.seed)
+
+
+def test_per_corruption_numbers_levels_and_plot_in_the_docs_are_the_published_ones():
+    doc = ROOT / "docs" / "robustness.md"
+    if not (RESULTS / "results.json").is_file() or not doc.is_file():
+        pytest.skip("the published robustness results or docs/robustness.md are not in this checkout")
+    from mmzoo.data.corruptions import corruption_table
+
+    data = json.loads((RESULTS / "results.json").read_text())
+    names = data["settings"]["corruptions"]
+    per_corruption = _doc_rows(doc.read_text(), occurrence=1)
+    for entry in data["summary"]:
+        cells = per_corruption[entry["model"]]
+        assert [float(c) for c in cells[1:]] == pytest.approx([entry[n] for n in names], abs=5e-4), entry["model"]
+    levels = {}
+    for line in doc.read_text().splitlines():
+        match = re.match(r"\| `(\w+)` \|", line)
+        if match:
+            levels[match.group(1)] = [c.strip() for c in line.strip().strip("|").split("|")][-5:]
+    for row in corruption_table():
+        flat = [" / ".join(str(v) for v in level) if isinstance(level, tuple) else str(level) for level in row["levels"]]
+        assert levels[row["name"]] == flat, row["name"]
+    assert (ROOT / "docs" / "robustness.png").read_bytes() == (RESULTS / "robustness.png").read_bytes()
