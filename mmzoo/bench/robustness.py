@@ -79,8 +79,10 @@ class Subject:
 
 def _subject(name: str, model: nn.Module, recipe: dict[str, Any]) -> Subject:
     spec = model.input_spec
+    # channels_last: oneDNN's preferred layout on CPU (and cuDNN's), the same maths, faster evaluation.
+    model = model.eval().to(memory_format=torch.channels_last)
     return Subject(
-        name=name, model=model.eval(), task=recipe["task"], loss=recipe["loss"], dataset=recipe["dataset"],
+        name=name, model=model, task=recipe["task"], loss=recipe["loss"], dataset=recipe["dataset"],
         data_seed=int(recipe.get("data_seed", 0)), xyza_formula=spec.xyza_formula or recipe["lidar_formula"],
         rgb_channels=spec.rgb_channels, lidar=spec.lidar_format,
     )
@@ -164,7 +166,8 @@ def _evaluate_condition(
                 shown, lidar=subject.lidar, formula=subject.xyza_formula, rgb_channels=subject.rgb_channels,
                 target=target,
             )
-        metrics = evaluate(subject.model, tensors[subject.input_key], subject.task, subject.loss, batch_size)
+        metrics = evaluate(subject.model, tensors[subject.input_key], subject.task, subject.loss, batch_size,
+                           memory_format=torch.channels_last)
         spec = None if corruption == CLEAN else get_corruption(corruption)
         rows.append({
             "model": subject.name, "task": subject.task, "metric": primary_metric(subject.task)[0],
