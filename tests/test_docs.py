@@ -198,6 +198,16 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     "python benchmarks/fidelity_lidar_cnn.py --checkpoint PATH/TO/lidar_cnn.pt --frames 2000 --seed 0 --json "
     "benchmarks/results/fidelity_lidar_cnn.json":
         Elsewhere("tests/test_docs.py::test_fidelity_script_runs_on_a_stand_in_checkpoint"),
+    # docs/robustness.md
+    "mmzoo robustness --list": Run(),
+    "mmzoo robustness late_fusion_strided.shapes_v1 intermediate_cat_strided.shapes_v1 --frames 32 --out rb":
+        Run(("--frames", "8", "--corruptions", "lidar_missing", "--quiet")),
+    "python benchmarks/robustness.py":
+        Elsewhere("tests/bench/test_robustness.py::test_the_script_runs_the_command_with_the_published_settings"),
+    "mmzoo train intermediate_cat --set modality_dropout=0.25 --set corruption_augment=camera_noise,lidar_dropout "
+    "--run-dir runs/cat-md": Run(tuple(TINY_TRAIN)),
+    "mmzoo robustness --run-dir runs/cat-md --out rb-md": Run(("--frames", "8", "--corruptions", "lidar_missing",
+                                                               "--quiet")),
     # docs/contributing.md
     'pip install -e ".[test,docs]"': _CI,
     "python -m pytest -q tests/test_docs.py": Elsewhere("tests/test_docs.py::test_every_shown_command_is_listed"),
