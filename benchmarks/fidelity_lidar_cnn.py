@@ -8,7 +8,7 @@ pass its path), and reports accuracy overall and per class.
 
 Usage::
 
-    python benchmarks/fidelity_lidar_cnn.py --checkpoint ../shared/fixtures/lidar_cnn.pt --frames 2000 --seed 0 \\
+    python benchmarks/fidelity_lidar_cnn.py --checkpoint lidar_cnn.pt --frames 2000 --seed 0 \\
         [--json benchmarks/results/fidelity_lidar_cnn.json]
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ def load_lidar_cnn(checkpoint: str | Path) -> nn.Module:
     if not path.is_file():
         raise FileNotFoundError(
             f"checkpoint {path} not found; pass --checkpoint PATH to the course's lidar_cnn.pt state dict "
-            "(e.g. ../shared/fixtures/lidar_cnn.pt)"
+            "(assessment/lidar_cnn.pt of the public GitHub repository skr3178/MultiModal-Coursework)"
         )
     model = build_lidar_cnn()
     model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"), strict=True)

@@ -26,6 +26,7 @@ from mmzoo.utils.files import atomic_write_bytes, atomic_write_json
 
 __all__ = [
     "CSV_COLUMNS", "PEAK_LIMIT", "INVALID", "summarize", "markdown_table", "render_markdown", "write_reports",
+    "save_figure",
     "plot_curves", "speed_ratio",
 ]
 
@@ -174,12 +175,19 @@ def plot_curves(rows: list[dict[str, Any]], path: Path, task: str) -> bool:
     axes[0].set_yscale("log")
     axes[1].set_yscale("log")
     axes[2].legend(fontsize=6, loc="best")
+    save_figure(fig, path, dpi=110)
+    return True
+
+
+def save_figure(fig, path: str | Path, dpi: int) -> Path:
+    """Lay out ``fig``, write it as a PNG atomically (a reader never sees half an image) and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return True
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def render_markdown(table: dict[str, Any], rows: list[dict[str, Any]], title: bool = True) -> str:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
+from mmzoo.bench.report import save_figure
 from mmzoo.data.corruptions import SEVERITIES, corrupt_frames, get_corruption, list_corruptions
 from mmzoo.data.frames import Frames
 from mmzoo.data.sets import generate
@@ -285,11 +286,7 @@ def plot_robustness(rows: list[dict[str, Any]], path: Path) -> bool:
     axes[0][0].set_ylabel(rows[0]["metric"].replace("_", " ") if rows else "")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower right", fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(fig, path, dpi=90)
     return True
 
 

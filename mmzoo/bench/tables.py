@@ -2,8 +2,8 @@
 
 ``assignment`` and ``course`` are the notebooks' comparisons on their exact recipes and architectures.
 ``assignment-scaled`` is the same comparison with LiDAR x, y, z scaled by 1/50 inside the model
-(``lidar_scale=0.02``), the one change that lets the notebook's recipe train on mmzoo's synthetic frames (see the
-README's "Why lidar_scale" for the measurements). ``quick`` is the README's main command: the four assignment
+(``lidar_scale=0.02``), the one change that lets the notebook's recipe train on mmzoo's synthetic frames (the two
+tables side by side in ``docs/benchmarks.md`` are the evidence). ``quick`` is the README's main command: the four assignment
 architectures on a short version of the same recipe, plus the notebook-style loop on one of them.
 """
 from __future__ import annotations

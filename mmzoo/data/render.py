@@ -9,7 +9,7 @@ for a whole batch of frames at once (the ray casting itself is :mod:`mmzoo.data.
 - a LiDAR depth map: ``(N, 64, 64)`` float32 range along each beam of the course's 0.5-degree grid
   (rows = azimuth, columns = zenith), exactly ``max_range`` (50.0) where the beam returns nothing.
 
-Frames (seeds.md section 4): sensor at the origin looking along +y, z up; beam direction
+Frames (the course's conventions): sensor at the origin looking along +y, z up; beam direction
 ``(sin(-az) cos(-ze), cos(-az) cos(-ze), sin(-ze))``. The camera is a pinhole roughly co-located with the LiDAR:
 image right = +x, image down = -z. All sizes, ranges, colours and light parameters live in :class:`SceneSettings`
 (data, not code); the dataset definitions that sample scenes from them live in :mod:`mmzoo.data.sets`.
@@ -58,7 +58,7 @@ _RENDER_BATCH = 64
 
 @dataclass(frozen=True)
 class SceneSettings:
-    """Every number the generator uses, with defaults chosen to match the real frames (seeds.md section 4).
+    """Every number the generator uses, with defaults chosen to match the real course frames.
 
     Geometry (units are the real data's metres-like scene units, in the sensor frame unless noted):
         spawn_center: the world frame's origin in the sensor frame; object centres are sampled in the world frame.

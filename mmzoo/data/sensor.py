@@ -1,6 +1,6 @@
 """The course's LiDAR: its angle grid, beam directions, and depth -> xyza conversion.
 
-Conventions (seeds.md sections 3-4): the sensor sits at the origin looking along +y, z up, left-handed.
+Conventions (the course's): the sensor sits at the origin looking along +y, z up, left-handed.
 A depth map is (64, 64) float32 with rows = azimuth beam and columns = zenith beam; both angle arrays are
 ``(k - 32) * 0.5`` degrees for ``k = 0..63``. No-return beams hold exactly ``MAX_RANGE`` so ``depth < MAX_RANGE``
 is the exact hit mask.

@@ -55,7 +55,7 @@ class MultiModalNet(nn.Module):
         if "lidar" in input_spec.modalities:
             # A fixed gain on the LiDAR input (x, y, z; never the hit mask), stored with the weights so that a
             # checkpoint always brings the scale it was trained with. Users keep feeding raw xyza / depth.
-            # 1.0 (the notebooks) leaves inputs untouched; see ``lidar_gain`` in the README for why 0.02 helps.
+            # 1.0 (the notebooks) leaves inputs untouched; docs/benchmarks.md shows the recipe with and without 0.02.
             gain = torch.full((input_spec.lidar_channels,), float(lidar_scale))
             if input_spec.lidar_channels == 4:
                 gain[3] = 1.0

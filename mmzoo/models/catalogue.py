@@ -5,7 +5,7 @@ Every network here solves the assignment task (cube vs sphere, one logit, assign
 100 -> 1) or ``late_fusion`` (conv 25-50-100 + a 100-d embedding per modality), so that a comparison measures
 the operator and not the size: every intermediate network stays within 20% of ``intermediate_cat``'s
 914,201 parameters. All default to ``lidar_scale=0.02`` (the gain with which the assignment recipe trains on raw
-xyza; see the README's "Why lidar_scale"); pass ``lidar_scale=1.0`` for the notebooks' unscaled inputs.
+xyza; compare the exact-recipe and ``lidar_scale=0.02`` assignment tables in ``docs/benchmarks.md``); pass ``lidar_scale=1.0`` for the notebooks' unscaled inputs.
 """
 from __future__ import annotations
 
