@@ -251,11 +251,7 @@ def run_table(
     if not jobs:
         raise ValueError(f"no rows of table {table.name!r} match models={models} seeds={seeds}")
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
-    mine = [job for index, job in enumerate(jobs) if index % world == rank]
-    for job in mine:
-        if job["loop"] == "engine":
-            run_dir = runs_root / table.name / job["model"] / f"seed{job['seed']}-{job['key']}"
-            job["run_dir"] = str(run_dir.resolve())
+    mine = _assign_run_dirs([job for index, job in enumerate(jobs) if index % world == rank], runs_root, table.name)
     pending = [(job, table_dir / "rows" / f"{job['name']}.json") for job in mine]
     pending = [(job, path) for job, path in pending if not _is_done(path, job)]
     (table_dir / "rows").mkdir(parents=True, exist_ok=True)
@@ -272,6 +268,15 @@ def run_table(
     if failed:
         raise RuntimeError(f"{len(failed)} benchmark row(s) failed: {', '.join(failed)}; their errors are printed above")
     return paths
+
+
+def _assign_run_dirs(jobs: list[dict[str, Any]], runs_root: Path, table: str) -> list[dict[str, Any]]:
+    """Give each engine row its run folder, named by the row's identity key, so that a row with other settings
+    never resumes another's checkpoint."""
+    for job in jobs:
+        if job["loop"] == "engine":
+            job["run_dir"] = str((runs_root / table / job["model"] / f"seed{job['seed']}-{job['key']}").resolve())
+    return jobs
 
 
 def _stamp(row_path: Path) -> None:
