@@ -32,7 +32,9 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, default: str = "assign
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """Speed flags (they never change what is trained, only how fast); ``--device`` is a shared option."""
-    parser.add_argument("--amp", choices=["bf16"], help="bfloat16 autocast on CUDA")
+    parser.add_argument("--amp", choices=["bf16", "auto"],
+                        help="bfloat16 autocast (a GPU, or a CPU with bf16 hardware), or auto: what this hardware "
+                             "trains fastest at equal accuracy (default: float32)")
     parser.add_argument(
         "--compile", nargs="?", const=True, default=False, metavar="MODE",
         help="torch.compile the model; optional mode, e.g. reduce-overhead (pays on long CUDA runs)",

@@ -43,6 +43,7 @@ from mmzoo.train.data import recipe_tensors
 from mmzoo.train.distributed import DistributedContext, barrier, broadcast_object, setup, wrap_model
 from mmzoo.train.loop import RunState, Session, cpu_state, keep_best, rows, run_epoch
 from mmzoo.train.metrics import loss_function
+from mmzoo.train.precision import resolve_precision
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import reset_peak_memory
@@ -58,7 +59,8 @@ class EngineOptions:
     Attributes:
         device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         channels_last: run convolutions in NHWC (faster on CPU and GPU; the same maths).
-        amp: ``"bf16"`` for bfloat16 autocast (CUDA only), None for float32.
+        amp: None for float32, ``"bf16"`` for bfloat16 autocast (a GPU, or a CPU with bf16 hardware), or
+            ``"auto"``: what measured fastest at equal accuracy on this hardware (:mod:`mmzoo.train.precision`).
         compile: wrap the model in ``torch.compile``: True for its default mode, or a mode name such as
             ``"reduce-overhead"`` (CUDA graphs through Inductor). Compiling costs tens of seconds per model, so it
             pays only on long runs; it is slower to train on the 2-core CPU.
@@ -103,13 +105,8 @@ class EngineOptions:
         return applies if self.cuda_graphs is None else self.cuda_graphs
 
     def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
-        if self.amp is None:
-            return None
-        if self.amp != "bf16":
-            raise ValueError(f"amp={self.amp!r}; the engine supports 'bf16' or None")
-        if device.type != "cuda":
-            raise ValueError("amp='bf16' needs a CUDA device; on CPU train in float32 (amp=None)")
-        return torch.bfloat16
+        """The autocast dtype on ``device`` (None: float32); see :func:`mmzoo.train.precision.resolve_precision`."""
+        return resolve_precision(self.amp, device)[0]
 
 
 @dataclass
@@ -129,6 +126,7 @@ class FitResult:
     identity: dict[str, Any] = field(default_factory=dict)
     rank: int = 0
     world_size: int = 1
+    precision: str = "float32"  # the arithmetic used, and why (``resolve_precision``'s reason)
 
     @property
     def train_time_s(self) -> float:
@@ -308,7 +306,7 @@ def fit(
     session.model.eval()
     barrier(context)  # every rank returns after rank 0 has written its last checkpoint
     return FitResult(session.model, recipe, state.history, state.best_epoch, dict(state.best), str(context.device),
-                     identity, context.rank, context.world_size)
+                     identity, context.rank, context.world_size, resolve_precision(options.amp, context.device)[1])
 
 
 def _train_epochs(session: Session, state: RunState, run_dir: str | Path | None, identity: dict[str, Any],

@@ -75,3 +75,33 @@ def test_command_line_leaves_cuda_graphs_to_the_engine_unless_told(flags, expect
             options.uses_cuda_graphs(cuda, distributed=True)
     else:
         assert not options.uses_cuda_graphs(cuda, distributed=True)
+
+
+def test_precision_is_resolved_from_the_hardware_and_recorded(monkeypatch):
+    import torch
+
+    from mmzoo.train import precision
+
+    cpu = torch.device("cpu")
+    assert precision.resolve_precision(None, cpu) == (None, "float32 (amp=None)")
+    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "none")
+    with pytest.raises(ValueError, match="would be emulated"):
+        precision.resolve_precision("bf16", cpu)
+    assert precision.resolve_precision("auto", cpu) == (None, "float32 (amp=auto on none)")
+    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "amx")
+    assert precision.resolve_precision("auto", cpu) == (torch.bfloat16, "bf16 autocast (amp=auto on amx)")
+    with pytest.raises(ValueError, match="use None"):
+        precision.resolve_precision("fp16", cpu)
+
+
+@pytest.mark.skipif(__import__("mmzoo.train.precision").train.precision.cpu_bf16_hardware() == "none",
+                    reason="this CPU has no bf16 matrix hardware")
+def test_bf16_training_on_a_cpu_with_bf16_hardware_runs_and_says_so():
+    from mmzoo.train import EngineOptions, fit, get_recipe
+
+    recipe = get_recipe("assignment", train_frames=64, val_frames=32, epochs=2)
+    result = fit("intermediate_hadamard_strided", recipe, options=EngineOptions(device="cpu", amp="bf16",
+                                                                               progress=False))
+    losses = [epoch["train_loss"] for epoch in result.history]
+    assert result.precision.startswith("bf16 autocast") and len(losses) == 2
+    assert all(0 < loss < 5 for loss in losses)  # finite and of the scale of a BCE loss: the bf16 steps ran
