@@ -43,6 +43,6 @@ def pytest_sessionstart(session):
         import mmzoo
 
         root = Path(__file__).resolve().parents[1]
-        if Path(mmzoo.__file__).resolve().is_relative_to(root):
+        if Path(mmzoo.__file__).resolve().parent == root / "mmzoo":
             raise pytest.UsageError(f"MMZOO_TEST_INSTALLED is set but mmzoo was imported from the checkout "
                                     f"({mmzoo.__file__}); run the tests from outside {root} (see .ci/run)")
