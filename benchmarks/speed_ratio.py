@@ -1,6 +1,7 @@
 """The engine against the notebook-style loop, like with like: the same model, seed, data and recipe, measured
-side by side in one process, interleaved (the order alternates from seed to seed) so that load on the machine
-hits both. Writes one JSON with every run and the per-seed and median ratios.
+side by side in one process, interleaved (the order rotates from seed to seed) so that load on the machine hits
+all of them. The engine runs in float32 and, on a CPU with bf16 hardware, also with bf16 autocast. Writes one
+JSON with every run and the per-seed and median ratios.
 
     python benchmarks/speed_ratio.py --seeds 51 52 53 --set epochs=4 --out benchmarks/results/speed-ratio
 
@@ -23,8 +24,9 @@ import torch
 
 from mmzoo.train import EngineOptions, fit, get_recipe
 from mmzoo.train.data import recipe_frames, recipe_tensors
+from mmzoo.train.precision import cpu_bf16_hardware
 from mmzoo.train.reference import reference_fit
-from mmzoo.utils.files import atomic_write_json
+from mmzoo.utils.files import atomic_write_json, atomic_write_text
 
 
 def cpu_name() -> str:
@@ -34,16 +36,57 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def run_engine(model: str, recipe, model_kwargs: dict) -> dict:
-    result = fit(model, recipe, data=recipe_tensors(recipe), options=EngineOptions(device="cpu", progress=False),
-                 **model_kwargs)
-    return {"time_s": result.train_time_s, "best": result.best, "best_epoch": result.best_epoch}
+def run_engine(model: str, recipe, model_kwargs: dict, amp: str | None = None) -> dict:
+    options = EngineOptions(device="cpu", progress=False, amp=amp)
+    result = fit(model, recipe, data=recipe_tensors(recipe), options=options, **model_kwargs)
+    return {"time_s": result.train_time_s, "best": result.best, "best_epoch": result.best_epoch,
+            "precision": result.precision}
 
 
 def run_reference(model: str, recipe, model_kwargs: dict) -> dict:
     train, val = recipe_frames(recipe)
     out = reference_fit(model, recipe, train, val, device="cpu", **model_kwargs)
-    return {"time_s": out["train_time_s"], "best": out["best"], "best_epoch": out["best_epoch"]}
+    return {"time_s": out["train_time_s"], "best": out["best"], "best_epoch": out["best_epoch"],
+            "precision": "float32 (the notebooks')"}
+
+
+LOOPS = {
+    "engine": lambda model, recipe, kwargs: run_engine(model, recipe, kwargs),
+    "engine-bf16": lambda model, recipe, kwargs: run_engine(model, recipe, kwargs, amp="bf16"),
+    "reference": run_reference,
+}
+
+
+MARKERS = ("<!-- speed-ratio -->", "<!-- /speed-ratio -->")
+
+
+def markdown(results: dict) -> str:
+    """The docs table of ``results``: one row per seed and loop, then the median ratios."""
+    machine = results["machine"]
+    recipe = results["runs"][0]["recipe"]
+    lines = [f"Machine: {machine['cpu']}, {machine['threads']} threads, torch {machine['torch']} "
+             f"(bf16 hardware: {machine['bf16_hardware']}). Model `{results['model']}` "
+             f"({', '.join(f'{k}={v}' for k, v in results['model_kwargs'].items())}), `{recipe['name']}` recipe, "
+             f"{recipe['epochs']} epochs, {recipe['train_frames']} training frames.", "",
+             "| seed | loop | precision | train + validation time (s) | best val loss | best val accuracy |",
+             "|---|---|---|---|---|---|"]
+    for run in results["runs"]:
+        for loop in run["order"]:
+            got = run[loop]
+            lines.append(f"| {run['seed']} | {loop} | {got['precision']} | {got['time_s']:.1f} | "
+                         f"{got['best']['loss']:.4f} | {got['best'].get('accuracy', float('nan')):.4f} |")
+    lines.append("")
+    for key, value in results["median_ratios"].items():
+        per_seed = ", ".join(f"{run['ratios'][key]:.2f}x" for run in results["runs"])
+        lines.append(f"- {key}: median **{value:.2f}x** (per seed: {per_seed})")
+    return "\n".join(lines)
+
+
+def update_docs(results: dict, page: Path) -> None:
+    """Replace the block between :data:`MARKERS` in ``page`` with :func:`markdown` of ``results``."""
+    text = page.read_text()
+    start, end = text.index(MARKERS[0]), text.index(MARKERS[1])
+    atomic_write_text(page, text[:start] + MARKERS[0] + "\n" + markdown(results) + "\n" + text[end:])
 
 
 def main() -> None:
@@ -54,31 +97,35 @@ def main() -> None:
     parser.add_argument("--model-arg", action="append", default=["lidar_scale=0.02"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[51, 52, 53])
     parser.add_argument("--out", default="benchmarks/results/speed-ratio")
+    parser.add_argument("--docs", default="docs/benchmarks.md", help="the page whose speed-ratio block is rewritten")
     args = parser.parse_args()
     model_kwargs = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.model_arg)}
     out = Path(args.out) / "results.json"
     done = json.loads(out.read_text()) if out.exists() else {"runs": []}
-    machine = {"cpu": cpu_name(), "cores": torch.get_num_threads(), "torch": torch.__version__.split("+")[0],
-               "python": platform.python_version()}
+    machine = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__.split("+")[0],
+               "python": platform.python_version(), "bf16_hardware": cpu_bf16_hardware()}
     for position, seed in enumerate(args.seeds):
         recipe = get_recipe(args.recipe, seed=seed).override(args.set)
         if any(r["seed"] == seed and r["recipe"] == recipe.to_dict() for r in done["runs"]):
             continue
-        order = ["engine", "reference"] if position % 2 == 0 else ["reference", "engine"]
+        loops = list(LOOPS) if cpu_bf16_hardware() != "none" else ["engine", "reference"]
+        order = loops[position % len(loops):] + loops[:position % len(loops)]
         pair = {}
         for loop in order:
             start = time.perf_counter()
-            pair[loop] = (run_engine if loop == "engine" else run_reference)(args.model, recipe, model_kwargs)
+            pair[loop] = LOOPS[loop](args.model, recipe, model_kwargs)
             print(f"seed {seed} {loop}: {pair[loop]['time_s']:.1f} s ({time.perf_counter() - start:.1f} s wall) "
                   f"best {pair[loop]['best']}", flush=True)
-        done["runs"].append({"seed": seed, "order": order, "recipe": recipe.to_dict(), **pair,
-                             "ratio": pair["reference"]["time_s"] / pair["engine"]["time_s"]})
-        ratios = [r["ratio"] for r in done["runs"]]
+        ratios = {f"reference/{loop}": pair["reference"]["time_s"] / pair[loop]["time_s"]
+                  for loop in pair if loop != "reference"}
+        done["runs"].append({"seed": seed, "order": order, "recipe": recipe.to_dict(), **pair, "ratios": ratios})
         done.update(model=args.model, model_kwargs=model_kwargs, machine=machine,
-                    median_ratio=statistics.median(ratios), min_ratio=min(ratios), max_ratio=max(ratios))
+                    median_ratios={key: statistics.median(r["ratios"][key] for r in done["runs"])
+                                   for key in ratios})
         atomic_write_json(out, done)  # after every pair: an interrupted sweep keeps what finished
-    print(f"median ratio {done['median_ratio']:.2f}x over {len(done['runs'])} seeds "
-          f"(min {done['min_ratio']:.2f}, max {done['max_ratio']:.2f})")
+    print(f"median ratios over {len(done['runs'])} seeds: {done['median_ratios']}")
+    if args.docs:
+        update_docs(done, Path(args.docs))
 
 
 if __name__ == "__main__":
