@@ -165,7 +165,7 @@ def list_models(
         fusion_point: keep architectures fusing at this point: a name ("early", "intermediate", "late", "none")
             or a stage number (in ``ArchInfo.fusion_points``).
 
-    >>> list_models(["late_*", "course_late*"])
+    >>> list_models(["late_fusion*", "course_late*"])
     ['course_late_fusion', 'late_fusion', 'late_fusion_strided']
     >>> list_models(fusion_op="matmul")
     ['course_intermediate_matmul']

@@ -6,9 +6,17 @@ the environment mmzoo consults and, for the client, through ``endpoint=``).
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
-from hubtest_utils import FAKE_TOKEN
-from loopback_hub import LoopbackHub
+
+# The helper modules beside this file, importable whatever pytest's import mode (CI uses importlib, which does
+# not put test folders on sys.path).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hubtest_utils import FAKE_TOKEN  # noqa: E402
+from loopback_hub import LoopbackHub  # noqa: E402
 
 import mmzoo
 

@@ -4,9 +4,10 @@ weights would silently override, and training checkpoints (their kept epoch, not
 from __future__ import annotations
 
 import json
-import multiprocessing
 import shutil
 import struct
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -111,17 +112,23 @@ def test_an_index_entry_for_an_unregistered_architecture_warns_and_is_skipped(tm
         assert register_index(index) == []
 
 
-def _update_many(args: tuple[str, int]) -> None:
-    index, worker = args
-    weight = mmzoo.get_weights("late_fusion")
-    for i in range(10):
-        update_index(mmzoo.registry.WeightInfo.from_dict({**weight.to_dict(), "tag": f"w{worker}_{i}"}), index)
+UPDATE_MANY = """
+import sys, mmzoo
+from mmzoo.pretrained.index import update_index
+index, worker = sys.argv[1], sys.argv[2]
+weight = mmzoo.get_weights("late_fusion")
+for i in range(10):
+    update_index(mmzoo.registry.WeightInfo.from_dict({**weight.to_dict(), "tag": f"w{worker}_{i}"}), index)
+"""
 
 
 def test_concurrent_index_updates_lose_nothing(tmp_path):
+    """Two processes update one index at the same time: the lock serialises them, so no update is lost."""
     index = str(tmp_path / "index.json")
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        pool.map(_update_many, [(index, 0), (index, 1)])
+    writers = [subprocess.Popen([sys.executable, "-c", UPDATE_MANY, index, str(worker)], cwd=tmp_path,
+                                stderr=subprocess.PIPE, text=True) for worker in (0, 1)]
+    for writer in writers:
+        assert writer.wait(timeout=300) == 0, writer.stderr.read()
     assert len(read_index(index)) == 20
 
 

@@ -97,6 +97,11 @@ def job(tmp_path_factory):
         fit(MODEL, get_recipe("assignment", **RUNS["resume"]["recipe"]), run_dir=_run_dir(root, "resume", 0),
             options=quiet, on_epoch=_interrupt_after_first_epoch)
     interrupted = json.loads((_run_dir(root, "resume", 0) / "history.json").read_text())["history"]
+    # The ranks import this module by the name pytest gave it (tests.train...): make the repository root findable
+    # for them, appended so that `import mmzoo` still finds the installed package first.
+    repo_root = str(Path(__file__).resolve().parents[2])
+    if repo_root not in sys.path:
+        sys.path.append(repo_root)
     mp.spawn(_rank_main, args=(_free_port(), str(root)), nprocs=WORLD, join=True)
     ranks = [torch.load(root / f"results{rank}.pt", weights_only=False) for rank in range(WORLD)]
     single = {name: fit(MODEL, get_recipe("assignment", **RUNS[name]["recipe"]), options=quiet)
