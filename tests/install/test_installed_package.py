@@ -44,13 +44,14 @@ def test_the_installed_package_ships_every_committed_weight_and_lists_it_as_ship
         assert weight_availability(mmzoo.get_weights(name)).where == "shipped", name
 
 
-def test_pretrained_weights_load_offline_from_another_folder(tmp_path):
+@pytest.mark.parametrize("name", ["intermediate_cat", "intermediate_film"])  # a notebook and a catalogue network
+def test_pretrained_weights_load_offline_from_another_folder(tmp_path, name):
     """A user's own folder, no network, no $MMZOO_WEIGHTS_DIR: the weights come with the package (installed
     wheel) or the checkout; unseen frames of another seed are classified as the index says."""
     script = (
         "import mmzoo, torch\n"
         "from mmzoo.train import get_recipe, recipe_tensors\n"
-        "model = mmzoo.create('intermediate_cat', pretrained=True).eval()\n"
+        f"model = mmzoo.create({name!r}, pretrained=True).eval()\n"
         "recipe = get_recipe('assignment', data_seed=1234, train_frames=32, val_frames=512)\n"
         "_, val = recipe_tensors(recipe)  # frames of a data seed the weights never saw\n"
         "rgb, lidar, target = val.batch(slice(None))\n"
