@@ -46,3 +46,22 @@ def pytest_sessionstart(session):
         if Path(mmzoo.__file__).resolve().parent == root / "mmzoo":
             raise pytest.UsageError(f"MMZOO_TEST_INSTALLED is set but mmzoo was imported from the checkout "
                                     f"({mmzoo.__file__}); run the tests from outside {root} (see .ci/run)")
+
+
+@pytest.fixture
+def repo_script():
+    """``repo_script("benchmarks/speed_ratio.py")``: a script of the repository loaded as a module (scripts are
+    not part of the installed package, so they are loaded from the checkout by path)."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+
+    def load(relative: str):
+        path = root / relative
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -2,7 +2,6 @@
 block runs, and every shell command shown is run here on tiny settings or named with the test that runs it."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -258,13 +257,11 @@ def test_shown_commands_run_on_tiny_settings(page, tmp_path, monkeypatch, capsys
         assert code == 0, f"{command!r} exited {code}: {capsys.readouterr().err[-2000:]}"
 
 
-def test_fidelity_script_runs_on_a_stand_in_checkpoint(tmp_path):
+def test_fidelity_script_runs_on_a_stand_in_checkpoint(tmp_path, repo_script):
     """The fidelity command, with a randomly initialised classifier of the right shape in place of the course's."""
     import torch
 
-    spec = importlib.util.spec_from_file_location("fidelity", ROOT / "benchmarks" / "fidelity_lidar_cnn.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = repo_script("benchmarks/fidelity_lidar_cnn.py")
     torch.manual_seed(0)
     torch.save(module.build_lidar_cnn().state_dict(), tmp_path / "lidar_cnn.pt")
     out = tmp_path / "fidelity.json"

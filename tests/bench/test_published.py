@@ -2,7 +2,6 @@
 the tables are regenerated from those rows, and no invalid "% of peak" is published."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import statistics
@@ -136,21 +135,14 @@ def test_docs_show_every_published_table_and_nothing_else():
     assert block_names(README.read_text()) == [SUMMARY], "the README shows the summary only; tables go in docs/"
 
 
-def _update_docs_script():
-    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "benchmarks" / "update_docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_update_docs_script_rewrites_the_pages_from_the_rows(tmp_path):
+def test_update_docs_script_rewrites_the_pages_from_the_rows(tmp_path, repo_script):
     """Emptied blocks come back exactly as committed: the pages are what the harness's files give today."""
     pages = []
     for page in (BENCH_PAGE, README):
         text = re.sub(r"(<!-- bench:([\w./-]+) -->\n).*?(<!-- /bench:\2 -->)", r"\1\3", page.read_text(), flags=re.S)
         (tmp_path / page.name).write_text(text)
         pages.append(tmp_path / page.name)
-    filled = _update_docs_script().update_pages(tuple(pages), RESULTS)
+    filled = repo_script("benchmarks/update_docs.py").update_pages(tuple(pages), RESULTS)
     assert filled[README.name] == [SUMMARY] and set(filled[BENCH_PAGE.name]) == set(PUBLISHED)
     for page in (BENCH_PAGE, README):
         assert (tmp_path / page.name).read_text() == page.read_text(), (

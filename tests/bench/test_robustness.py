@@ -122,12 +122,8 @@ def test_numbers_in_the_docs_are_the_published_results():
             assert float(cells[7]) == pytest.approx(entry["effective_robustness"], abs=5e-5)
 
 
-def test_the_script_runs_the_command_with_the_published_settings():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("robustness_script", ROOT / "benchmarks" / "robustness.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_the_script_runs_the_command_with_the_published_settings(repo_script):
+    script = repo_script("benchmarks/robustness.py")
     args = script.parse_args([])
     argv = script.table_argv(args, args.out)
     assert argv[0] == "robustness" and Path(args.out) == RESULTS

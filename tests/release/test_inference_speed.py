@@ -1,7 +1,6 @@
 """The inference benchmark script runs, and docs/deploy.md shows exactly the committed result file's table."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,23 +13,16 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "inference" / "results.json"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("inference_speed", ROOT / "benchmarks" / "inference_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_script_writes_rows_and_the_machine(tmp_path):
-    load_script().main(["--models", "late_fusion", "--repeats", "2", "--batch", "4", "--out", str(tmp_path)])
+def test_the_script_writes_rows_and_the_machine(tmp_path, repo_script):
+    repo_script("benchmarks/inference_speed.py").main(["--models", "late_fusion", "--repeats", "2", "--batch", "4", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "results.json").read_text())
     assert [r["runtime"] for r in result["rows"]] == ["pytorch eager", "onnxruntime"]
     assert all(r["latency_ms_min"] <= r["latency_ms"] <= r["latency_ms_max"] for r in result["rows"])
     assert result["machine"]["cpu"] and result["machine"]["torch"] and result["rows"][0]["batch"] == 4
 
 
-def test_deploy_page_shows_the_committed_results():
-    script = load_script()
+def test_deploy_page_shows_the_committed_results(repo_script):
+    script = repo_script("benchmarks/inference_speed.py")
     result = json.loads(RESULTS.read_text())
     assert {r["model"] for r in result["rows"]} == set(script.ASSIGNMENT_MODELS)
     assert result["rows"][0]["batch"] == 256
