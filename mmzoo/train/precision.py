@@ -17,8 +17,9 @@ import torch
 __all__ = ["AUTO_PRECISION", "cpu_bf16_hardware", "resolve_precision"]
 
 #: What ``amp="auto"`` picks per kind of hardware. A GPU stays in float32: bf16 autocast was not faster for
-#: these small networks on an H100 in mmzoo's measurements. CPUs with AMX tiles train in bf16; AVX512-BF16 alone
-#: stays in float32 until a side-by-side measurement shows it pays (benchmarks/speed_ratio.py measures it).
+#: these small networks on an H100. CPUs with AMX tiles train in bf16. AVX512-BF16 alone stays in float32: there
+#: bf16 trained faster, but its accuracy over seeds did not stay within float32's spread
+#: (benchmarks/results/speed-ratio/results.json, written by benchmarks/speed_ratio.py).
 AUTO_PRECISION: dict[str, str | None] = {"cuda": None, "amx": "bf16", "avx512_bf16": None, "none": None}
 
 
