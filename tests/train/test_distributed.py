@@ -134,7 +134,9 @@ def test_the_loss_went_down(job):
 def test_only_rank_0_wrote_files(job):
     _, _, root, _ = job
     for run in ("even", "resume"):
-        assert sorted(p.name for p in _run_dir(root, run, 0).iterdir()) == ["checkpoint.pt", "history.json"]
+        # rank 0 alone writes: its checkpoint, history and the run folder's lock (mmzoo.utils.files.LOCK_NAME)
+        assert sorted(p.name for p in _run_dir(root, run, 0).iterdir()) == [".mmzoo.lock", "checkpoint.pt",
+                                                                             "history.json"]
         assert not _run_dir(root, run, 1).exists()
     assert sorted(p.name for p in root.iterdir()) == ["even", "results0.pt", "results1.pt", "resume"]
 
