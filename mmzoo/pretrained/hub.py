@@ -150,8 +150,7 @@ def hub_download(
         local_name: the ``arch.tag`` this file is, to name the local alternatives in error messages.
 
     Raises:
-        WeightsNotFoundError: offline and not cached, the endpoint unreachable or too slow, or the repo, revision
-            or file missing on the Hub; the message says which and how to fix it.
+        WeightsNotFoundError: offline and not cached, unreachable or too slow, or missing on the Hub (says which).
     """
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
