@@ -24,7 +24,7 @@ def test_the_script_writes_rows_and_the_machine(tmp_path, repo_script):
 def test_deploy_page_shows_the_committed_results(repo_script):
     script = repo_script("benchmarks/inference_speed.py")
     result = json.loads(RESULTS.read_text())
-    assert {r["model"] for r in result["rows"]} == set(script.ASSIGNMENT_MODELS)
+    assert {r["model"] for r in result["rows"]} == set(script.DEFAULT_MODELS)
     assert result["rows"][0]["batch"] == 256
     page = (ROOT / "docs" / "deploy.md").read_text()
     block = page.split("<!-- inference:table -->\n")[1].split("<!-- /inference:table -->")[0]
