@@ -44,7 +44,7 @@ def test_the_installed_package_ships_every_committed_weight_and_lists_it_as_ship
         assert weight_availability(mmzoo.get_weights(name)).where == "shipped", name
 
 
-@pytest.mark.parametrize("name", ["intermediate_cat", "intermediate_film"])  # a notebook and a catalogue network
+@pytest.mark.parametrize("name", ["intermediate_cat", "intermediate_film", "mmtm"])  # notebook and catalogue
 def test_pretrained_weights_load_offline_from_another_folder(tmp_path, name):
     """A user's own folder, no network, no $MMZOO_WEIGHTS_DIR: the weights come with the package (installed
     wheel) or the checkout; unseen frames of another seed are classified as the index says."""
