@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mmzoo.data.frames import Frames
-from mmzoo.data.layouts import FolderWriter, default_layout
+from mmzoo.data.writers import FolderWriter, default_layout
 from mmzoo.data.manifest import check_space, estimate_bytes
 from mmzoo.data.sets import CHUNK_FRAMES, DATASETS, generate, get_dataset, list_datasets
 

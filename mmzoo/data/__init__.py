@@ -17,22 +17,14 @@ from mmzoo.data.corruptions import (
 )
 from mmzoo.data.fiftyone_io import read_fiftyone_dataset
 from mmzoo.data.frames import Frames
-from mmzoo.data.layouts import (
-    LAYOUTS,
-    detect_layout,
-    read_assessment_folder,
-    read_course_folder,
-    read_folder,
-    write_assessment_folder,
-    write_course_folder,
-    write_folder,
-)
+from mmzoo.data.layouts import LAYOUTS, detect_layout, read_assessment_folder, read_course_folder, read_folder
 from mmzoo.data.preview import write_preview
 from mmzoo.data.render import RenderOutput, Scene, SceneSettings, render
 from mmzoo.data.sensor import AZIMUTH, MAX_RANGE, XYZA_FORMULAS, ZENITH, beam_directions, depth_to_xyza, hit_mask
 from mmzoo.data.sets import DATASETS, DatasetSpec, fingerprint, generate, get_dataset, list_datasets, sample_scene
 from mmzoo.data.splits import class_split, course_split
 from mmzoo.data.tensors import FusionTensors, to_tensors
+from mmzoo.data.writers import write_assessment_folder, write_course_folder, write_folder
 
 __all__ = [
     "Frames",

@@ -7,7 +7,8 @@ import pytest
 
 from mmzoo.cli import main
 from mmzoo.cli.data import generate_to_folder
-from mmzoo.data.layouts import FolderWriter, read_folder, write_folder
+from mmzoo.data.layouts import read_folder
+from mmzoo.data.writers import FolderWriter, write_folder
 from mmzoo.data.manifest import MANIFEST_NAME, read_manifest
 from mmzoo.data.sets import generate
 

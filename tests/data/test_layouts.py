@@ -8,15 +8,8 @@ import pytest
 from PIL import Image
 
 from mmzoo.data.frames import Frames
-from mmzoo.data.layouts import (
-    detect_layout,
-    read_assessment_folder,
-    read_course_folder,
-    read_folder,
-    write_assessment_folder,
-    write_course_folder,
-    write_folder,
-)
+from mmzoo.data.layouts import detect_layout, read_assessment_folder, read_course_folder, read_folder
+from mmzoo.data.writers import write_assessment_folder, write_course_folder, write_folder
 from mmzoo.data.splits import class_split, course_split, course_val_count
 
 

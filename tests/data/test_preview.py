@@ -33,7 +33,7 @@ def test_n_is_clipped_to_the_frame_count(frames):
 
 
 def test_write_preview_from_a_folder(tmp_path):
-    from mmzoo.data.layouts import write_folder
+    from mmzoo.data.writers import write_folder
 
     folder = write_folder(generate("cubes", 3, seed=2), tmp_path / "cubes")
     out = write_preview(folder, tmp_path / "grid.png", n=2)

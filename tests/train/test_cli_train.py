@@ -9,7 +9,7 @@ import pytest
 
 from mmzoo.cli import main
 from mmzoo.cli.options import model_arguments, split_settings
-from mmzoo.data.layouts import write_folder
+from mmzoo.data.writers import write_folder
 from mmzoo.data.sets import generate
 from mmzoo.train import get_recipe
 from mmzoo.train.checkpoint import load_checkpoint
