@@ -3,6 +3,8 @@
     python benchmarks/run_tables.py                      # every table, then docs/benchmarks.md and the README
     python benchmarks/run_tables.py --tables quick       # one table
     python benchmarks/run_tables.py --docs-only          # only copy finished tables (benchmarks/update_docs.py)
+    python benchmarks/run_tables.py --tables zoo-shapes --threads 1 &  # two tables at once on a 2-core CPU
+    python benchmarks/run_tables.py --tables zoo-cubes --threads 1
 
 Each table is measured with ``mmzoo.bench.run_table`` (one process per row; a rerun skips finished rows and an
 interrupted row resumes from its last epoch, so this script can be stopped and started again at any time).
@@ -38,12 +40,14 @@ def main() -> None:
         "--machine", help="write under benchmarks/results/MACHINE/ (e.g. gpu-h100) instead of benchmarks/results/"
     )
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"), help="engine checkpoints (not committed)")
+    parser.add_argument("--threads", type=int, help="CPU threads per row (default: one per core)")
     parser.add_argument("--docs-only", action="store_true", help="measure nothing; only update the pages")
     args = parser.parse_args()
     if not args.docs_only:
         out_dir = RESULTS / args.machine if args.machine else RESULTS
         for table in args.tables:
-            run_table(table, out_dir=out_dir, runs_dir=args.runs_dir, overrides=tuple(args.overrides))
+            options = {"threads": args.threads} if args.threads else None
+            run_table(table, out_dir=out_dir, runs_dir=args.runs_dir, overrides=tuple(args.overrides), options=options)
     for page, names in _update_docs().update_pages().items():
         print(f"{page}: {', '.join(names) or 'no bench: blocks'}")
 

@@ -90,7 +90,7 @@ def table_jobs(
             continue
         row_recipe = recipe.replace(seed=job["seed"])
         job = {**job, "table": table.name, "variant": _variant(kwargs), "model_kwargs": dict(kwargs),
-               "recipe": row_recipe.to_dict(), "task": row_recipe.task}
+               "recipe": row_recipe.to_dict(), "task": row_recipe.task, "inference": table.inference}
         if data_dir is not None:
             job["data_dir"] = str(Path(data_dir).expanduser().resolve())
         job["identity"] = row_identity(job, options, data_dir)

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["BenchTable", "TABLES", "get_table", "ASSIGNMENT_MODELS", "COURSE_MODELS"]
+__all__ = ["BenchTable", "TABLES", "get_table", "ASSIGNMENT_MODELS", "COURSE_MODELS", "CATALOGUE_MODELS", "ZOO_MODELS"]
 
 ASSIGNMENT_MODELS = (
     "late_fusion", "intermediate_cat", "intermediate_add", "intermediate_hadamard",
@@ -22,7 +22,18 @@ COURSE_MODELS = (
     "course_early_fusion", "course_late_fusion", "course_intermediate_cat", "course_intermediate_matmul",
     "course_rgb_only", "course_lidar_only",
 )
+#: mmzoo's own architectures (``family="mmzoo"``): the fusion operators of ``docs/catalogue.md``.
+CATALOGUE_MODELS = (
+    "intermediate_film", "intermediate_gated", "intermediate_lmf", "intermediate_mlb", "intermediate_tokens",
+    "bevfusion_conv", "mmtm", "transfuser_tiny", "multistage_film",
+    "late_film", "late_gated", "late_lmf", "late_mlb",
+    "timm_resnet18_late", "timm_resnet18_film",
+)
+#: Every registered architecture (a test keeps this equal to ``mmzoo.list_models()``).
+ZOO_MODELS = ASSIGNMENT_MODELS + COURSE_MODELS + CATALOGUE_MODELS
 SCALED = {"lidar_scale": 0.02}
+#: The zoo tables' shortened recipes: the same number of steps (100 of batch 32) for every architecture.
+ZOO_SHORTENING = ("train_frames=640", "val_frames=320", "epochs=5")
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,8 @@ class BenchTable:
         model_kwargs: constructor arguments given to every model (recorded as the row's ``variant``).
         seeds: recipe seeds (initialisation and shuffling); the data stays the same.
         reference: models also trained by the notebook-style loop (first seed only) for the speed ratio.
+        inference: also measure inference throughput and latency per row (the zoo tables leave them to
+            ``benchmarks/inference_speed.py`` and spend the time on training).
     """
 
     name: str
@@ -48,6 +61,7 @@ class BenchTable:
     overrides: tuple[str, ...] = ()
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     reference: tuple[str, ...] = ()
+    inference: bool = True
 
     @property
     def variant(self) -> str:
@@ -109,7 +123,35 @@ COURSE = BenchTable(
     recipe="course",
     models=COURSE_MODELS,
 )
-TABLES: dict[str, BenchTable] = {table.name: table for table in (QUICK, ASSIGNMENT_SCALED, ASSIGNMENT, COURSE)}
+ZOO_SHAPES = BenchTable(
+    name="zoo-shapes",
+    title="The zoo: every architecture on cube vs sphere, assignment recipe shortened",
+    caption=(
+        "Every registered architecture with `lidar_scale=0.02` (the same input gain for all), the assignment "
+        "recipe (Adam 1e-3 cosine to 1e-6, batch 32, BCE) shortened to 6 epochs of 640 training frames, "
+        "validated on 320; synthetic `shapes` v1.0 data; mean ± standard deviation over 3 seeds."
+    ),
+    recipe="assignment",
+    models=ZOO_MODELS,
+    seeds=(51, 52, 53),
+    overrides=ZOO_SHORTENING,
+    model_kwargs=SCALED,
+    inference=False,
+)
+ZOO_CUBES = replace(
+    ZOO_SHAPES,
+    name="zoo-cubes",
+    title="The zoo: every architecture on the three-cube positions, course recipe shortened",
+    caption=(
+        "Every registered architecture with `lidar_scale=0.02` and a 9-output head, the course recipe "
+        "(Adam 1e-4 constant, MSE, batch 32) shortened to 5 epochs of 640 training frames, validated on 320; "
+        "synthetic `cubes` v1.0 data; position error in scene units; mean ± standard deviation over 3 seeds."
+    ),
+    recipe="course",
+)
+TABLES: dict[str, BenchTable] = {
+    table.name: table for table in (QUICK, ASSIGNMENT_SCALED, ASSIGNMENT, COURSE, ZOO_SHAPES, ZOO_CUBES)
+}
 
 
 def get_table(name: str) -> BenchTable:

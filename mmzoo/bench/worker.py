@@ -62,7 +62,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     model = model.to(device)
     flops = flops_per_sample(model, loss_function(recipe.loss), device)
     memory_format = torch.channels_last if options.channels_last and job["loop"] == "engine" else torch.contiguous_format
-    speed = inference_speed(model, device, memory_format=memory_format)
+    no_speed = {"inference_samples_per_s": None, "latency_ms": None}
+    speed = inference_speed(model, device, memory_format=memory_format) if job.get("inference", True) else no_speed
     train_time = sum(r["train_time_s"] + r["eval_time_s"] for r in history)
     # The data decide the samples per epoch (the engine records them; the notebook loop drops the short batch).
     per_epoch = history[0].get("train_samples", recipe.steps_per_epoch() * recipe.batch_size)
