@@ -5,7 +5,8 @@ epoch of it, and :func:`keep_best` applies the recipe's checkpoint selection. :f
 function every optimiser step goes through (the place for anything that changes a batch before the forward).
 
 The data decide the steps: an epoch is ``len(train) // batch_size`` optimiser steps over a fresh seeded
-permutation (the last short batch is dropped, as the notebooks did). A loss that is not finite stops the run
+permutation, the one the notebooks' ``DataLoader`` draws for the same seed (:func:`epoch_order`; the last short
+batch is dropped, as the notebooks did). A loss that is not finite stops the run
 with :class:`~mmzoo.errors.NonFiniteLossError` before that epoch is recorded or checkpointed.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from mmzoo.train.metrics import evaluate
 from mmzoo.train.recipes import Recipe
 from mmzoo.train.resources import peak_memory, synchronize
 
-__all__ = ["Session", "RunState", "train_step", "train_epoch", "validate", "run_epoch", "keep_best",
+__all__ = ["Session", "RunState", "epoch_order", "train_step", "train_epoch", "validate", "run_epoch", "keep_best",
            "samples_per_second", "rows", "cpu_state"]
 
 
@@ -86,6 +87,30 @@ def samples_per_second(history: list[dict[str, Any]], samples_per_epoch: int) ->
     return samples_per_epoch * len(history) / seconds if seconds > 0 else float("nan")
 
 
+def epoch_order(size: int, generator: torch.Generator) -> torch.Tensor:
+    """The order of one epoch's frames, drawn from ``generator`` exactly as the notebooks'
+    ``DataLoader(shuffle=True, drop_last=True, generator=generator)`` draws it, so that the engine and the
+    notebooks train on the same batches for the same seed.
+
+    Per epoch, a ``DataLoader`` iterator first draws a base seed for its workers from the generator
+    (``_BaseDataLoaderIter.__init__`` in ``torch/utils/data/dataloader.py``); then ``RandomSampler.__iter__``
+    draws the permutation it yields, and, because the batch sampler asks for one more index after the last
+    batch, a second permutation whose first ``num_samples % size = 0`` entries it yields (``sampler.py``).
+    All three draws move the generator, so all three are made here; the first permutation is the order.
+
+    >>> from torch.utils.data import DataLoader
+    >>> loader = DataLoader(range(10), batch_size=4, shuffle=True, drop_last=True,
+    ...                     generator=torch.Generator().manual_seed(51))
+    >>> generator = torch.Generator().manual_seed(51)
+    >>> all([int(i) for batch in loader for i in batch] == epoch_order(10, generator)[:8].tolist() for _ in range(3))
+    True
+    """
+    torch.empty((), dtype=torch.int64).random_(generator=generator)  # the iterator's base seed
+    order = torch.randperm(size, generator=generator)
+    torch.randperm(size, generator=generator)  # the sampler's tail, drawn past the last batch
+    return order
+
+
 def train_step(session: Session, rgb: torch.Tensor, lidar: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """One optimiser step on this rank's share of a batch; returns the (weighted) loss, detached."""
     # The scheduler counts the run's steps (restored on resume), so a step's augmentation survives a resume.
@@ -112,7 +137,7 @@ def train_epoch(session: Session) -> tuple[float, float]:
     synchronize(device)
     start = time.perf_counter()
     # Drawn on the CPU generator (the same order on every device), then moved once per epoch, not per step.
-    order = torch.randperm(len(session.train), generator=session.generator).to(device)
+    order = epoch_order(len(session.train), session.generator).to(device)
     loss_sum = torch.zeros((), device=device)
     first, last = session.share
     for step in range(session.steps):
