@@ -13,7 +13,6 @@ median and the spread (min, max) over ``--repeats`` timed runs after warm-up; th
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import tempfile

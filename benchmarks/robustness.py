@@ -2,18 +2,22 @@
 
     nice -n 10 python benchmarks/robustness.py                 # writes benchmarks/results/robustness/
     python benchmarks/robustness.py --frames 32 --out /tmp/rb  # a quick look
-    python benchmarks/robustness.py --dropout-comparison       # trains 24 runs first: hours on CPU, minutes on a GPU
+    python benchmarks/robustness.py --dropout-comparison --shard 0/2 &   # trains and evaluates 36 runs in
+    python benchmarks/robustness.py --dropout-comparison --shard 1/2     # two processes (one per core)
+    python benchmarks/robustness.py --dropout-comparison --report        # merges them into comparison.md
 
 The table is ``mmzoo robustness`` with the published settings (128 frames of data seed 1, which no weight was
 trained on; every registered corruption at severities 0..5; late fusion as the effective-robustness baseline),
 so the command line and this script give the same files. Evaluation only: about half an hour on a 2-core CPU
 shared with other work.
 
-``--dropout-comparison`` trains the four assignment networks with the assignment recipe (``lidar_scale=0.02`` as
-the published weights) at seeds 51-53, with ``modality_dropout`` 0 and ``--dropout`` (default 0.25), resumably
-under ``OUT/runs/``, then evaluates every run folder the same way and writes ``comparison.md`` / ``.json``: per
-network and dropout setting the mean and standard deviation over seeds of the clean accuracy, the accuracy with
-the camera lost, with the LiDAR lost, and the mean corrupted accuracy.
+``--dropout-comparison`` trains the four assignment networks and the two catalogue operators with shipped weights
+(FiLM, MMTM) with the zoo table's shortened assignment recipe (``lidar_scale=0.02``) at seeds 51-53, with
+``modality_dropout`` 0 and ``--dropout`` (default 0.25), resumably under ``OUT/dropout-comparison/runs/``, then
+evaluates every run folder as the table above and writes ``comparison.md`` / ``.json``: per network and dropout
+setting the mean and standard deviation over seeds of the clean accuracy, the accuracy with the camera lost, with
+the LiDAR lost, and the mean corrupted accuracy. ``--shard RANK/WORLD`` splits the runs between processes, each
+evaluating its own into ``eval-RANK/``; ``--report`` merges them.
 """
 from __future__ import annotations
 
@@ -24,13 +28,17 @@ import statistics
 import sys
 from pathlib import Path
 
+from mmzoo.bench.tables import ZOO_SHORTENING
 from mmzoo.cli import main
+from mmzoo.utils.files import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "robustness"
 DOCS_PLOT = Path(__file__).resolve().parents[1] / "docs" / "robustness.png"
 FRAMES = 128
 SEED = 1
 ASSIGNMENT = ("late_fusion", "intermediate_cat", "intermediate_add", "intermediate_hadamard")
+#: The comparison's networks: the four assignment networks and the two catalogue operators with shipped weights.
+COMPARED = (*ASSIGNMENT, "intermediate_film", "mmtm")
 SEEDS = (51, 52, 53)
 COLUMNS = ("clean", "camera_missing@5", "lidar_missing@5", "mean_corrupted")
 
@@ -43,8 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dropout-comparison", action="store_true", help="train with and without modality dropout")
     parser.add_argument("--dropout", type=float, default=0.25, help="modality_dropout of the comparison's runs")
-    parser.add_argument("--models", nargs="+", default=list(ASSIGNMENT))
+    parser.add_argument("--models", nargs="+", default=list(COMPARED))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--shard", default="0/1", help="RANK/WORLD: this process trains and evaluates every "
+                        "WORLD-th run of the comparison, starting at RANK (one process per core)")
+    parser.add_argument("--report", action="store_true", help="only merge the shards' evaluations")
     return parser.parse_args(argv)
 
 
@@ -57,22 +68,34 @@ def table_argv(args: argparse.Namespace, out: str, run_dirs: list[Path] = ()) ->
     return argv
 
 
-def dropout_comparison(args: argparse.Namespace) -> int:
-    out = Path(args.out) / "dropout-comparison"
-    runs = []
-    for model in args.models:
-        for dropout in (0.0, args.dropout):
-            for seed in args.seeds:
-                run = out / "runs" / f"{model}-md{dropout:g}-s{seed}"
-                code = main(["train", model, "--recipe", "assignment", "--set", f"seed={seed}", "--set",
-                             f"modality_dropout={dropout}", "--set", "lidar_scale=0.02", "--run-dir", str(run)])
-                if code:
-                    return code
-                runs.append((model, dropout, seed, run))
-    code = main(table_argv(args, str(out), [run for *_, run in runs]))
-    if code:
-        return code
-    summary = {e["model"]: e for e in json.loads((out / "results.json").read_text())["summary"]}
+def comparison_runs(args: argparse.Namespace, out: Path) -> list[tuple[str, float, int, Path]]:
+    """Every (network, modality dropout, seed, run folder) of the comparison, in a fixed order."""
+    return [(model, dropout, seed, out / "runs" / f"{model}-md{dropout:g}-s{seed}")
+            for model in args.models for dropout in (0.0, args.dropout) for seed in args.seeds]
+
+
+def train_and_evaluate(args: argparse.Namespace, out: Path) -> int:
+    """Train this shard's runs (resuming any that stopped), then evaluate them into ``out/eval-RANK``."""
+    rank, world = (int(part) for part in args.shard.split("/"))
+    mine = comparison_runs(args, out)[rank::world]
+    for model, dropout, seed, run in mine:
+        settings = [*ZOO_SHORTENING, f"seed={seed}", f"modality_dropout={dropout}", "lidar_scale=0.02"]
+        argv = ["train", model, "--recipe", "assignment", "--run-dir", str(run), "--threads", str(args.threads)]
+        code = main([*argv, *(item for setting in settings for item in ("--set", setting))])
+        if code:
+            return code
+    return main(table_argv(args, str(out / f"eval-{rank}"), [run for *_, run in mine]))
+
+
+def write_comparison(args: argparse.Namespace, out: Path) -> str:
+    """Merge the shards' evaluations into ``comparison.md`` / ``.json``: mean and sd over seeds per group."""
+    summary = {}
+    for results in sorted(out.glob("eval-*/results.json")):
+        summary.update({entry["model"]: entry for entry in json.loads(results.read_text())["summary"]})
+    runs = comparison_runs(args, out)
+    missing = [run.name for *_, run in runs if f"{run.name.split('-md')[0]}@{run.name}" not in summary]
+    if missing:
+        raise SystemExit(f"not evaluated yet: {', '.join(missing)}; run every shard first")
     lines = ["| network | modality dropout | seeds | " + " | ".join(COLUMNS) + " |", "|---" * (3 + len(COLUMNS)) + "|"]
     groups = []
     for model in args.models:
@@ -83,9 +106,23 @@ def dropout_comparison(args: argparse.Namespace) -> int:
             groups.append({"model": model, "modality_dropout": dropout, "seeds": len(entries), **stats})
             cells = [f"{mean:.3f} ± {sd:.3f}" for mean, sd in stats.values()]
             lines.append(f"| {model} | {dropout:g} | {len(entries)} | " + " | ".join(cells) + " |")
-    (out / "comparison.md").write_text("\n".join(lines) + "\n")
-    (out / "comparison.json").write_text(json.dumps(groups, indent=2) + "\n")
-    print("\n".join(lines))
+    settings = json.loads(next(out.glob("eval-*/results.json")).read_text())["settings"]
+    caption = (f"\nThe assignment recipe shortened as the zoo table ({', '.join(ZOO_SHORTENING)}), `lidar_scale=0.02`, "
+               f"seeds {', '.join(map(str, args.seeds))}; evaluated on {settings['frames']} frames of data seed "
+               f"{settings['seed']}; mean ± standard deviation over the seeds. Machine: {settings['machine']}.\n")
+    markdown = "\n".join(lines) + "\n" + caption
+    atomic_write_text(out / "comparison.md", markdown)
+    atomic_write_json(out / "comparison.json", {"settings": settings, "groups": groups})
+    return markdown
+
+
+def dropout_comparison(args: argparse.Namespace) -> int:
+    out = Path(args.out) / "dropout-comparison"
+    if not args.report:
+        code = train_and_evaluate(args, out)
+        if code or args.shard != "0/1":
+            return code
+    print(write_comparison(args, out))
     return 0
 
 
