@@ -111,6 +111,9 @@ def _fmt(value: Any, digits: int, sd: Any = None) -> str:
     return f"{text} ± {sd:.{digits}f}" if sd is not None else text
 
 
+_OPTIONAL_COLUMNS = ("infer samples/s", "latency ms")
+
+
 def markdown_table(summary: list[dict[str, Any]], task: str) -> str:
     """The comparison table, one line per model and loop, in the order the rows were first measured."""
     metric = ("val acc", "val_accuracy", 3) if task == "classification" else ("pos. error", "val_position_error", 3)
@@ -118,7 +121,7 @@ def markdown_table(summary: list[dict[str, Any]], task: str) -> str:
     memory = "GPU MiB alloc / reserved" if gpu else "peak RSS MiB (CPU)"
     header = ["model", "variant", "loop", "seeds", "params", "val loss", metric[0], "train s", "s / epoch",
               "train samples/s", "% of peak", "infer samples/s", "latency ms", "train GFLOP/sample", memory]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    body = []
     for e in summary:
         if gpu:
             mem = f"{_fmt(e.get('cuda_peak_allocated_mib'), 0)} / {_fmt(e.get('cuda_peak_reserved_mib'), 0)}"
@@ -133,7 +136,12 @@ def markdown_table(summary: list[dict[str, Any]], task: str) -> str:
             peak_cell, _fmt(e.get("inference_samples_per_s"), 0),
             _fmt(e.get("latency_ms"), 2), _fmt(e.get("train_gflops_per_sample"), 3), mem,
         ]
-        lines.append("| " + " | ".join(cells) + " |")
+        body.append(cells)
+    # A table measured without inference (BenchTable.inference=False) shows no empty inference columns.
+    keep = [i for i, name in enumerate(header)
+            if name not in _OPTIONAL_COLUMNS or any(cells[i] != "-" for cells in body)]
+    lines = ["| " + " | ".join(header[i] for i in keep) + " |", "|" + "---|" * len(keep)]
+    lines += ["| " + " | ".join(cells[i] for i in keep) + " |" for cells in body]
     if any(e.get("fraction_of_peak_invalid") for e in summary):
         lines += ["", _PEAK_NOTE]
     return "\n".join(lines) + "\n"

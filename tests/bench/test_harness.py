@@ -123,6 +123,27 @@ def test_tables_name_every_notebook_model():
         get_table("quik")
 
 
+def test_the_zoo_tables_hold_every_registered_architecture_once():
+    import mmzoo
+
+    for name in ("zoo-shapes", "zoo-cubes"):
+        table = TABLES[name]
+        assert sorted(table.models) == mmzoo.list_models(), f"{name}: add new architectures to ZOO_MODELS"
+        assert len(set(table.models)) == len(table.models) and len(table.seeds) >= 3
+    assert TABLES["zoo-shapes"].recipe == "assignment" and TABLES["zoo-cubes"].recipe == "course"
+
+
+def test_a_table_without_inference_shows_no_inference_columns():
+    from mmzoo.bench.report import markdown_table, summarize
+
+    row = {"model": "m", "variant": "", "loop": "engine", "seed": 1, "params": 10, "val_loss": 0.1,
+           "val_accuracy": 0.9, "train_time_s": 1.0, "train_samples_per_s": 10.0, "fraction_of_peak": 0.5}
+    without = markdown_table(summarize([{**row, "inference_samples_per_s": None, "latency_ms": None}]), "classification")
+    assert "infer samples/s" not in without and "latency ms" not in without and "| 0.900 |" in without
+    with_inference = markdown_table(summarize([{**row, "inference_samples_per_s": 5.0, "latency_ms": 2.0}]), "classification")
+    assert "| infer samples/s | latency ms |" in with_inference and "| 5 | 2.00 |" in with_inference
+
+
 def test_a_rows_identity_is_everything_that_changes_its_result(tmp_path):
     base = table_jobs(TINY)
     keys = {job["key"] for job in base}
