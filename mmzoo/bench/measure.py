@@ -28,10 +28,11 @@ def example_inputs(model: nn.Module, batch: int, device: torch.device, memory_fo
     return rgb, lidar
 
 
-def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 10) -> float:
-    """fp32 matrix-multiply rate of ``device`` in GFLOP/s: the practical ceiling a training rate is compared to."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
+def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
+    """Matrix-multiply rate of ``device`` in ``dtype``, in GFLOP/s: the practical ceiling a training rate is
+    compared to (a bf16 row is compared to the bf16 ceiling: the arithmetic it actually used)."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     for _ in range(2):
         a @ b
     synchronize(device)

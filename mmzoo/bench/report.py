@@ -36,7 +36,7 @@ CSV_COLUMNS = (
     "val_position_error", "val_mse", "train_time_s", "epoch_time_s", "train_samples_per_s", "train_gflops_per_sample",
     "achieved_gflops_s", "matmul_gflops_s", "fraction_of_peak", "inference_gflops_per_sample",
     "inference_samples_per_s", "latency_ms", "peak_rss_mib", "cuda_peak_allocated_mib", "cuda_peak_reserved_mib",
-    "device", "torch", "dtype", "channels_last", "accelerations",
+    "device", "torch", "dtype", "precision", "channels_last", "accelerations",
 )
 #: A fraction of peak above this is physically impossible for one measurement pair: the row is invalid.
 PEAK_LIMIT = 1.0
@@ -210,7 +210,7 @@ def render_markdown(table: dict[str, Any], rows: list[dict[str, Any]], title: bo
         text += f"Recipe `{rows[0]['recipe']}` as run: " + ", ".join(f"{k}={v}" for k, v in fields.items()) + ".  \n"
         engine = next((row for row in rows if row["loop"] == "engine"), rows[0])
         settings = ", ".join(
-            part for part in (engine["dtype"], "channels_last" if engine.get("channels_last") else "NCHW",
+            part for part in (engine.get("precision", engine["dtype"]), "channels_last" if engine.get("channels_last") else "NCHW",
                               engine.get("accelerations")) if part
         )
         text += f"Machine: {engine['device']}, torch {engine['torch']}; engine: {settings}.\n\n"

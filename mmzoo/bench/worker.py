@@ -19,6 +19,7 @@ from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.engine import EngineOptions, fit
 from mmzoo.train.loop import samples_per_second
 from mmzoo.train.metrics import loss_function
+from mmzoo.train.precision import resolve_precision
 from mmzoo.train.recipes import Recipe
 from mmzoo.train.reference import reference_fit
 from mmzoo.train.resources import device_name, peak_memory, resolve_device
@@ -53,11 +54,14 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     recipe = Recipe.from_dict(job["recipe"])
     options = EngineOptions(**{"progress": False, **job.get("options", {})})
     device = resolve_device(options.device)
-    ceiling = matmul_gflops(device)
+    # The notebook loop always trains in float32; the engine in what its amp setting resolves to here.
+    autocast, precision = resolve_precision(options.amp, device) if job["loop"] == "engine" else (None, "float32")
+    arithmetic = autocast or torch.float32
+    ceiling = matmul_gflops(device, dtype=arithmetic)
     model, out = _train(job, recipe, options)
     # The ceiling is measured before and after training and the higher kept: on a shared machine a single
     # measurement taken during a neighbour's burst would make the fraction of peak look better than it is.
-    ceiling = max(ceiling, matmul_gflops(device))
+    ceiling = max(ceiling, matmul_gflops(device, dtype=arithmetic))
     history = out["history"]
     model = model.to(device)
     flops = flops_per_sample(model, loss_function(recipe.loss), device)
@@ -101,7 +105,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "device": device_name(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "dtype": "bfloat16 autocast" if options.amp == "bf16" and job["loop"] == "engine" else "float32",
+        "dtype": "bfloat16 autocast" if autocast is not None else "float32",
+        "precision": precision,
         "channels_last": bool(options.channels_last and job["loop"] == "engine"),
         "accelerations": _accelerations(options, device) if job["loop"] == "engine" else "",
         "history": history,

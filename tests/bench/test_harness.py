@@ -172,3 +172,27 @@ def test_rows_of_other_data_are_neither_skipped_nor_reported(measured, tmp_path)
     (tmp_path / "rows" / "legacy.json").write_text(json.dumps(legacy))  # rows written before identities
     assert rows_of(tmp_path, table_jobs(TINY)) == [legacy]
     assert rows_of(tmp_path, table_jobs(TINY, options={"amp": "bf16"})) == []
+
+
+def test_a_bf16_row_is_compared_with_the_bf16_ceiling(monkeypatch):
+    """"% of peak" divides by the rate of the arithmetic the row used: a bf16 matmul for a bf16 row."""
+    import torch
+
+    from mmzoo.bench import worker
+    from mmzoo.train.precision import cpu_bf16_hardware
+
+    if cpu_bf16_hardware() == "none":
+        pytest.skip("this CPU has no bf16 matrix hardware, so no bf16 row can be measured on it")
+    asked, measure = [], worker.matmul_gflops
+
+    def small_ceiling(device, dtype):
+        asked.append(dtype)
+        return measure(device, size=256, repeats=2, dtype=dtype)
+
+    monkeypatch.setattr(worker, "matmul_gflops", small_ceiling)
+    options = {"amp": "bf16", "device": "cpu"}
+    (job,) = [j for j in table_jobs(TINY, options=options) if j["loop"] == "engine" and j["model"] == "late_fusion_strided"]
+    row = worker.run_job({**job, "options": options})
+    assert asked == [torch.bfloat16, torch.bfloat16]
+    assert row["dtype"] == "bfloat16 autocast" and row["precision"].startswith("bf16 autocast (amp=bf16 on ")
+    assert row["fraction_of_peak"] == pytest.approx(row["achieved_gflops_s"] / row["matmul_gflops_s"])
