@@ -5,6 +5,7 @@ step (memory format, fused kernels, batching), never in what the recipe says.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -36,10 +37,11 @@ def build_model(model_name: str, recipe: Recipe, num_outputs: int, **model_kwarg
     return model
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = False) -> torch.optim.Optimizer:
-    """The recipe's Adam over the trainable parameters; ``fused`` asks for the one-kernel update where this
-    torch offers it (same maths, one pass over all parameters)."""
-    params = [p for p in model.parameters() if p.requires_grad]
+def make_optimizer(model: nn.Module | Iterable[torch.Tensor], recipe: Recipe, fused: bool = False) -> torch.optim.Optimizer:
+    """The recipe's Adam over the trainable parameters of ``model`` (a module, or the tensors themselves, e.g.
+    the stacked parameters of :func:`mmzoo.train.many.fit_many`); ``fused`` asks for the one-kernel update where
+    this torch offers it (same maths, one pass over all parameters)."""
+    params = [p for p in (model.parameters() if isinstance(model, nn.Module) else model) if p.requires_grad]
     if fused:
         try:
             return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=True)
