@@ -153,3 +153,31 @@ def test_per_corruption_numbers_levels_and_plot_in_the_docs_are_the_published_on
         flat = [" / ".join(str(v) for v in level) if isinstance(level, tuple) else str(level) for level in row["levels"]]
         assert levels[row["name"]] == flat, row["name"]
     assert (ROOT / "docs" / "robustness.png").read_bytes() == (RESULTS / "robustness.png").read_bytes()
+
+
+def test_the_dropout_comparison_merges_its_shards_into_mean_and_spread(repo_script, tmp_path, monkeypatch):
+    import statistics
+
+    script = repo_script("benchmarks/robustness.py")
+    monkeypatch.setattr(script, "ZOO_SHORTENING", ("train_frames=64", "val_frames=32", "epochs=1"))
+    base = ["--dropout-comparison", "--models", "late_fusion_strided", "--seeds", "51", "52", "--out", str(tmp_path),
+            "--frames", "4", "--threads", "1"]
+    with pytest.raises(SystemExit, match="not evaluated yet"):
+        script.dropout_comparison(script.parse_args([*base, "--report"]))
+    for shard in ("0/2", "1/2"):
+        assert script.dropout_comparison(script.parse_args([*base, "--shard", shard])) == 0
+    assert script.dropout_comparison(script.parse_args([*base, "--report"])) == 0
+    out = tmp_path / "dropout-comparison"
+    summary = {}
+    for path in out.glob("eval-*/results.json"):
+        summary.update({e["model"]: e for e in json.loads(path.read_text())["summary"]})
+    groups = json.loads((out / "comparison.json").read_text())["groups"]
+    assert [(g["model"], g["modality_dropout"], g["seeds"]) for g in groups] == [
+        ("late_fusion_strided", 0.0, 2), ("late_fusion_strided", 0.25, 2)]
+    for group in groups:
+        tag = f"md{group['modality_dropout']:g}"
+        entries = [summary[f"late_fusion_strided@late_fusion_strided-{tag}-s{seed}"] for seed in (51, 52)]
+        for column in script.COLUMNS:
+            values = [e[column] for e in entries]
+            assert group[column] == pytest.approx([statistics.fmean(values), statistics.stdev(values)])
+    assert "| late_fusion_strided | 0.25 | 2 |" in (out / "comparison.md").read_text()

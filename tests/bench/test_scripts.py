@@ -1,0 +1,52 @@
+"""The measurement scripts of this session's results, on tiny settings: what they write is what they measured."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from mmzoo.train.recipes import get_recipe
+
+
+def test_fidelity_dynamics_counts_the_runs_that_left_ln2(repo_script, tmp_path, monkeypatch):
+    script = repo_script("benchmarks/fidelity_dynamics.py")
+    monkeypatch.setattr(script, "get_recipe", lambda name, **kw: get_recipe(name, train_frames=64, val_frames=32,
+                                                                           epochs=2, **kw))
+    for shard in ("0/2", "1/2"):  # two processes' shares write disjoint run files
+        script.main(["--out", str(tmp_path), "--seeds", "51", "--shard", shard])
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == sorted(f"{m}--{loop}--seed51.json" for m in script.MODELS for loop in script.LOOPS)
+    result = json.loads((tmp_path / "results.json").read_text())
+    for group in result["groups"]:
+        run = json.loads((tmp_path / "runs" / f"{group['model']}--{group['loop']}--seed51.json").read_text())
+        left = script.left_at(run["val_loss"])
+        assert group["left_at_epoch"] == [left] and group["left_ln2"] == (left is not None)
+        assert group["best_val_loss_mean"] == pytest.approx(min(run["val_loss"]))
+    assert script.left_at([0.70, 0.69, 0.64, 0.2]) == 3 and script.left_at([0.693] * 20) is None
+    assert (tmp_path / "results.md").read_text().count("| intermediate_") == 4
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_many_runs_times_both_ways_on_the_same_runs(repo_script, tmp_path):
+    script = repo_script("benchmarks/many_runs.py")
+    out = tmp_path / "many.json"
+    result = script.main(["--model", "late_fusion_strided", "--seeds", "1", "2", "--epochs", "1", "--train-frames",
+                          "64", "--val-frames", "32", "--rounds", "2", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["speedup"] == pytest.approx(saved["median_s"]["fit one by one"] / saved["median_s"]["fit_many"])
+    assert all(len(times) == 2 for times in saved["times_s"].values())
+    assert saved["max_best_val_loss_difference"] < 1e-3, "the two ways trained the same runs"
+    assert result["machine"] and result["seeds"] == [1, 2]
+
+
+def test_the_input_blind_baseline_is_the_mean_prediction(repo_script):
+    script = repo_script("benchmarks/baselines.py")
+    cubes, shapes = script.input_blind("zoo-cubes"), script.input_blind("zoo-shapes")
+    assert shapes["accuracy"] == 0.5 and shapes["loss"] == pytest.approx(math.log(2), abs=1e-6)
+    # MSE of the training means on the validation frames: each coordinate's variance plus its squared offset
+    assert cubes["mse"] == pytest.approx(cubes["loss"]) and cubes["position_error"] > 0
+    published = json.loads((script.RESULTS).read_text()) if script.RESULTS.is_file() else None
+    if published is not None:
+        assert published["zoo-cubes"]["position_error"] == pytest.approx(cubes["position_error"], rel=1e-6)
+        assert published["zoo-shapes"]["accuracy"] == shapes["accuracy"]
