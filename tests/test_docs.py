@@ -181,6 +181,11 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     "torchrun --nproc-per-node 2 -m mmzoo bench --table assignment": _SHARDS,
     "python benchmarks/run_tables.py": _HARNESS,
     "python benchmarks/update_docs.py": _DOCS,
+    "python benchmarks/run_tables.py --tables zoo-shapes --threads 1 &":
+        Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
+    "python benchmarks/run_tables.py --tables zoo-cubes --threads 1":
+        Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
+    "python benchmarks/baselines.py": Elsewhere("tests/bench/test_scripts.py::test_the_input_blind_baseline_is_the_mean_prediction"),
     # docs/pretrained.md
     "mmzoo export intermediate_cat --recipe assignment --tag shapes_v1 --out weights --model-arg lidar_scale=0.02 "
     "--run-dir runs/assignment-scaled/intermediate_cat/seed51": _EXPORT,

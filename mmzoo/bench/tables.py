@@ -128,7 +128,7 @@ ZOO_SHAPES = BenchTable(
     title="The zoo: every architecture on cube vs sphere, assignment recipe shortened",
     caption=(
         "Every registered architecture with `lidar_scale=0.02` (the same input gain for all), the assignment "
-        "recipe (Adam 1e-3 cosine to 1e-6, batch 32, BCE) shortened to 6 epochs of 640 training frames, "
+        "recipe (Adam 1e-3 cosine to 1e-6, batch 32, BCE) shortened to 5 epochs of 640 training frames, "
         "validated on 320; synthetic `shapes` v1.0 data; mean ± standard deviation over 3 seeds."
     ),
     recipe="assignment",

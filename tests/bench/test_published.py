@@ -2,6 +2,7 @@
 the tables are regenerated from those rows, and no invalid "% of peak" is published."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 import statistics
@@ -150,6 +151,16 @@ def test_update_docs_script_rewrites_the_pages_from_the_rows(tmp_path, repo_scri
         )
 
 
+@functools.lru_cache(maxsize=None)
+def _params(model: str, outputs: int) -> int:
+    """The parameter count of ``model`` with a head of ``outputs`` (the zoo tables train every network on both
+    tasks, so a course network on cube vs sphere has a 1-output head)."""
+    info = mmzoo.model_info(model)
+    if info.num_outputs == outputs:
+        return info.num_params
+    return sum(p.numel() for p in mmzoo.create(model, num_outputs=outputs).parameters())
+
+
 @pytest.mark.parametrize("table", PUBLISHED)
 def test_published_rows_are_true_to_the_registry(table):
     rows = load_rows(RESULTS / table)
@@ -159,7 +170,7 @@ def test_published_rows_are_true_to_the_registry(table):
     spec = TABLES[table.rsplit("/", 1)[-1]]  # gpu-h100/assignment is the assignment table on another machine
     for row in rows:
         assert row["model"] in spec.models
-        assert row["params"] == mmzoo.model_info(row["model"]).num_params
+        assert row["params"] == _params(row["model"], 1 if row["recipe_fields"]["task"] == "classification" else 9)
         assert row["variant"] == spec.variant
         assert len(row["history"]) == row["recipe_fields"]["epochs"]
         assert row["device"] and row["torch"], "every row names its machine and torch version"
@@ -195,3 +206,45 @@ def test_the_speed_ratio_pairs_the_same_seed():
     (ratio,) = speed_ratio(rows)
     assert ratio["seed"] == 51 and ratio["speedup"] == pytest.approx(60.0 / 40.0)  # not 60 / mean(40, 20, 30)
     assert speed_ratio([_row(52), _row(51, "reference")]) == []  # no engine row of that seed: no ratio
+
+
+ZOO_READINGS = {"zoo-shapes": ("### Cube vs sphere", "val_accuracy"),
+                "zoo-cubes": ("### Positions of three cubes", "val_position_error")}
+
+
+@pytest.mark.parametrize("table", sorted(ZOO_READINGS))
+def test_the_zoo_readings_quote_the_measured_rows(table):
+    """Every "`model` (mean ± sd)" in the text under a zoo table is that model's mean and spread over seeds."""
+    if table not in PUBLISHED:
+        pytest.skip(f"{table} is not published in this checkout")
+    heading, key = ZOO_READINGS[table]
+    section = BENCH_PAGE.read_text().split(heading, 1)[1].split("\n#", 1)[0]
+    reading = section.split(f"<!-- /bench:{table} -->", 1)[1]
+    quoted = re.findall(r"`(\w+)` \((\d+\.\d+) ± (\d+\.\d+)\)", reading)
+    assert len(quoted) >= 4, f"the reading under {table} quotes too few numbers"
+    rows = load_rows(RESULTS / table)
+    for model, mean, sd in quoted:
+        values = [r[key] for r in rows if r["model"] == model and r["loop"] == "engine"]
+        assert len(values) >= 3, f"{model}: {len(values)} seeds in {table}"
+        assert (mean, sd) == (f"{statistics.fmean(values):.3f}", f"{statistics.stdev(values):.3f}"), model
+    baselines = json.loads((RESULTS / "baselines.json").read_text())[table]
+    blind = f"{baselines['accuracy']:.3f}" if key == "val_accuracy" else f"{baselines['position_error']:.3f}"
+    assert f"input-blind {blind}" in reading, "the reading names the input-blind score it compares with"
+
+
+def test_the_zoo_reading_ratios_are_the_rows():
+    if "zoo-shapes" not in PUBLISHED:
+        pytest.skip("zoo-shapes is not published in this checkout")
+    rows = load_rows(RESULTS / "zoo-shapes")
+
+    def mean(model: str, key: str) -> float:
+        return statistics.fmean(r[key] for r in rows if r["model"] == model)
+
+    timm, late = "timm_resnet18_late", "late_fusion"
+    ratios = (f"{mean(timm, 'params') / mean(late, 'params'):.0f} times the parameters, "
+              f"{mean(timm, 'train_gflops_per_sample') / mean(late, 'train_gflops_per_sample'):.1f} times the FLOPs "
+              f"per sample\n  and about {mean(timm, 'train_time_s') / mean(late, 'train_time_s'):.0f} times the train time")
+    assert ratios in BENCH_PAGE.read_text()
+    cubes = load_rows(RESULTS / "zoo-cubes")
+    extra = {r["params"] - next(s["params"] for s in rows if s["model"] == r["model"]) for r in cubes}
+    assert extra == {808, 728} and "holds 808 parameters more than its 1-output head (728" in BENCH_PAGE.read_text()
