@@ -185,6 +185,7 @@ COMMANDS: dict[str, Run | Elsewhere] = {
         Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
     "python benchmarks/run_tables.py --tables zoo-cubes --threads 1":
         Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
+    "python benchmarks/many_runs.py": Elsewhere("tests/bench/test_scripts.py::test_many_runs_times_both_ways_on_the_same_runs"),
     "python benchmarks/baselines.py": Elsewhere("tests/bench/test_scripts.py::test_the_input_blind_baseline_is_the_mean_prediction"),
     # docs/pretrained.md
     "mmzoo export intermediate_cat --recipe assignment --tag shapes_v1 --out weights --model-arg lidar_scale=0.02 "

@@ -181,3 +181,22 @@ def test_the_dropout_comparison_merges_its_shards_into_mean_and_spread(repo_scri
             values = [e[column] for e in entries]
             assert group[column] == pytest.approx([statistics.fmean(values), statistics.stdev(values)])
     assert "| late_fusion_strided | 0.25 | 2 |" in (out / "comparison.md").read_text()
+
+
+def test_the_dropout_comparison_in_the_docs_is_the_published_one():
+    comparison = RESULTS / "dropout-comparison" / "comparison.md"
+    doc = ROOT / "docs" / "robustness.md"
+    if not comparison.is_file() or not doc.is_file():
+        pytest.skip("the dropout comparison or docs/robustness.md is not in this checkout")
+    text = doc.read_text()
+    for line in comparison.read_text().splitlines():
+        assert line in text, f"docs/robustness.md lacks the comparison line {line!r}"
+    groups = json.loads((RESULTS / "dropout-comparison" / "comparison.json").read_text())["groups"]
+    assert len({g["model"] for g in groups}) >= 6 and all(g["seeds"] >= 3 for g in groups)
+    # every "`model` with|without dropout: column mean" quoted in the findings is a group's number
+    for model, setting, column, value in re.findall(
+            r"`(\w+)` (with|without) dropout[^`\n]*?(clean|camera_missing@5|lidar_missing@5|mean_corrupted) (\d\.\d{3})",
+            text):
+        dropout = 0.0 if setting == "without" else 0.25
+        (group,) = [g for g in groups if g["model"] == model and g["modality_dropout"] == dropout]
+        assert f"{group[column][0]:.3f}" == value, (model, setting, column)

@@ -50,3 +50,13 @@ def test_the_input_blind_baseline_is_the_mean_prediction(repo_script):
     if published is not None:
         assert published["zoo-cubes"]["position_error"] == pytest.approx(cubes["position_error"], rel=1e-6)
         assert published["zoo-shapes"]["accuracy"] == shapes["accuracy"]
+
+
+def test_the_published_many_runs_ratio_is_the_result_file(repo_script):
+    script = repo_script("benchmarks/many_runs.py")
+    if not script.RESULTS.is_file():
+        pytest.skip("no published many-runs result in this checkout")
+    result = json.loads(script.RESULTS.read_text())
+    doc = (script.RESULTS.parents[3] / "docs" / "training.md").read_text()
+    assert f"measured `fit_many` at {result['speedup']:.2f}x the speed of three `fit` runs" in doc
+    assert len(result["seeds"]) == 3 and result["model"] in doc
