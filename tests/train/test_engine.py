@@ -101,10 +101,10 @@ def test_best_validation_loss_epoch_is_kept(tiny_data):
 
 
 def test_engine_learns_and_records_every_field():
-    recipe = get_recipe("assignment", train_frames=480, val_frames=64, epochs=4)
+    recipe = get_recipe("assignment", train_frames=480, val_frames=64, epochs=6)
     result = fit("intermediate_cat_strided", recipe, options=QUIET, lidar_scale=0.02)
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
-    assert result.best["accuracy"] > 0.75  # 0.89 measured; chance is 0.5
+    assert result.best["accuracy"] > 0.75  # 0.91 measured; chance is 0.5
     for key in ("lr", "train_loss", "val_loss", "val_accuracy", "train_time_s", "eval_time_s", "peak_rss_mib"):
         assert key in result.history[0]
     assert result.model.arch_kwargs["lidar_scale"] == 0.02
