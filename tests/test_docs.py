@@ -148,6 +148,7 @@ _HARNESS = Elsewhere("tests/bench/test_harness.py::test_a_row_has_every_column",
 _SHARDS = Elsewhere("tests/bench/test_harness.py::test_shards_give_the_rows_of_a_sequential_sweep", "RANK/WORLD_SIZE")
 _TORCHRUN = Elsewhere("tests/train/test_distributed.py::test_mmzoo_train_under_torchrun", "2 gloo ranks on CPU")
 _EXPORT = Elsewhere("tests/test_weights_export.py::test_export_writes_the_three_files_and_the_index")
+_DROPOUT = Elsewhere("tests/bench/test_robustness.py::test_the_dropout_comparison_merges_its_shards_into_mean_and_spread")
 _DOCS = Elsewhere("tests/bench/test_published.py::test_update_docs_script_rewrites_the_pages_from_the_rows")
 
 #: Every shell command the README and docs show, and how it is exercised. A new command needs an entry.
@@ -207,6 +208,9 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     "mmzoo robustness --list": Run(),
     "mmzoo robustness late_fusion_strided.shapes_v1 intermediate_cat_strided.shapes_v1 --frames 32 --out rb":
         Run(("--frames", "8", "--corruptions", "lidar_missing", "--quiet")),
+    "python benchmarks/robustness.py --dropout-comparison --shard 0/2 &": _DROPOUT,
+    "python benchmarks/robustness.py --dropout-comparison --shard 1/2": _DROPOUT,
+    "python benchmarks/robustness.py --dropout-comparison --report": _DROPOUT,
     "python benchmarks/robustness.py":
         Elsewhere("tests/bench/test_robustness.py::test_the_script_runs_the_command_with_the_published_settings"),
     "mmzoo train intermediate_cat --set modality_dropout=0.25 --set corruption_augment=camera_noise,lidar_dropout "
