@@ -149,6 +149,7 @@ _SHARDS = Elsewhere("tests/bench/test_harness.py::test_shards_give_the_rows_of_a
 _TORCHRUN = Elsewhere("tests/train/test_distributed.py::test_mmzoo_train_under_torchrun", "2 gloo ranks on CPU")
 _EXPORT = Elsewhere("tests/test_weights_export.py::test_export_writes_the_three_files_and_the_index")
 _DROPOUT = Elsewhere("tests/bench/test_robustness.py::test_the_dropout_comparison_merges_its_shards_into_mean_and_spread")
+_FIDELITY = Elsewhere("tests/bench/test_scripts.py::test_fidelity_dynamics_counts_the_runs_that_left_ln2")
 _DOCS = Elsewhere("tests/bench/test_published.py::test_update_docs_script_rewrites_the_pages_from_the_rows")
 
 #: Every shell command the README and docs show, and how it is exercised. A new command needs an entry.
@@ -186,6 +187,9 @@ COMMANDS: dict[str, Run | Elsewhere] = {
         Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
     "python benchmarks/run_tables.py --tables zoo-cubes --threads 1":
         Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
+    "python benchmarks/fidelity_dynamics.py --shard 0/2 &": _FIDELITY,
+    "python benchmarks/fidelity_dynamics.py --shard 1/2": _FIDELITY,
+    "python benchmarks/fidelity_dynamics.py --report": _FIDELITY,
     "python benchmarks/many_runs.py": Elsewhere("tests/bench/test_scripts.py::test_many_runs_times_both_ways_on_the_same_runs"),
     "python benchmarks/baselines.py": Elsewhere("tests/bench/test_scripts.py::test_the_input_blind_baseline_is_the_mean_prediction"),
     # docs/pretrained.md

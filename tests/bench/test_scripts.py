@@ -60,3 +60,15 @@ def test_the_published_many_runs_ratio_is_the_result_file(repo_script):
     doc = (script.RESULTS.parents[3] / "docs" / "training.md").read_text()
     assert f"measured `fit_many` at {result['speedup']:.2f}x the speed of three `fit` runs" in doc
     assert len(result["seeds"]) == 3 and result["model"] in doc
+
+
+def test_the_published_fidelity_dynamics_are_the_runs(repo_script):
+    script = repo_script("benchmarks/fidelity_dynamics.py")
+    published = script.RESULTS / "results.md"
+    if not published.is_file():
+        pytest.skip("no published fidelity-dynamics result in this checkout")
+    runs = [json.loads(p.read_text()) for p in sorted((script.RESULTS / "runs").glob("*.json"))]
+    assert script.render(script.summarise(runs), "; ".join(sorted({r["machine"] for r in runs}))) == published.read_text()
+    doc = (script.RESULTS.parents[2] / "docs" / "benchmarks.md").read_text()
+    for line in published.read_text().splitlines():
+        assert line in doc, f"docs/benchmarks.md lacks {line!r}"
