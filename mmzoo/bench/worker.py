@@ -49,6 +49,14 @@ def _accelerations(options: EngineOptions, device: torch.device) -> str:
     return ", ".join(parts)
 
 
+def _inference(model: torch.nn.Module, device: torch.device, job: dict[str, Any], options: EngineOptions) -> dict[str, Any]:
+    """Inference throughput and latency in the row's memory format, or None for tables that skip them."""
+    if not job.get("inference", True):
+        return {"inference_samples_per_s": None, "latency_ms": None}
+    memory_format = torch.channels_last if options.channels_last and job["loop"] == "engine" else torch.contiguous_format
+    return inference_speed(model, device, memory_format=memory_format)
+
+
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume) one model as ``job`` says and return its row (see ``mmzoo.bench.report.CSV_COLUMNS``)."""
     recipe = Recipe.from_dict(job["recipe"])
@@ -65,9 +73,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     history = out["history"]
     model = model.to(device)
     flops = flops_per_sample(model, loss_function(recipe.loss), device)
-    memory_format = torch.channels_last if options.channels_last and job["loop"] == "engine" else torch.contiguous_format
-    no_speed = {"inference_samples_per_s": None, "latency_ms": None}
-    speed = inference_speed(model, device, memory_format=memory_format) if job.get("inference", True) else no_speed
+    speed = _inference(model, device, job, options)
     train_time = sum(r["train_time_s"] + r["eval_time_s"] for r in history)
     # The data decide the samples per epoch (the engine records them; the notebook loop drops the short batch).
     per_epoch = history[0].get("train_samples", recipe.steps_per_epoch() * recipe.batch_size)
