@@ -5,6 +5,7 @@
     python benchmarks/run_tables.py --docs-only          # only copy finished tables (benchmarks/update_docs.py)
     python benchmarks/run_tables.py --tables zoo-shapes --threads 1 &  # two tables at once on a 2-core CPU
     python benchmarks/run_tables.py --tables zoo-cubes --threads 1
+    python benchmarks/run_tables.py --tables assignment --models late_fusion intermediate_cat --shard 0/2 --threads 1 &
 
 Each table is measured with ``mmzoo.bench.run_table`` (one process per row; a rerun skips finished rows and an
 interrupted row resumes from its last epoch, so this script can be stopped and started again at any time).
@@ -32,6 +33,17 @@ def _update_docs():
     return module
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``"R/W"`` as ``(R, W)``, with 0 <= R < W."""
+    try:
+        rank, world = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard takes RANK/WORLD, e.g. 0/2; got {text!r}") from None
+    if not 0 <= rank < world:
+        raise argparse.ArgumentTypeError(f"--shard {text}: RANK must be in 0..WORLD-1")
+    return rank, world
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", nargs="+", default=list(ORDER), choices=sorted(TABLES))
@@ -41,13 +53,18 @@ def main() -> None:
     )
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"), help="engine checkpoints (not committed)")
     parser.add_argument("--threads", type=int, help="CPU threads per row (default: one per core)")
+    parser.add_argument("--models", nargs="+", help="measure only these models' rows (the report keeps every row)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="measure only these seeds' rows")
+    parser.add_argument("--shard", type=_shard, metavar="R/W", help="measure rows R, R+W, ... (one process of W)")
     parser.add_argument("--docs-only", action="store_true", help="measure nothing; only update the pages")
     args = parser.parse_args()
     if not args.docs_only:
         out_dir = RESULTS / args.machine if args.machine else RESULTS
         for table in args.tables:
             options = {"threads": args.threads} if args.threads else None
-            run_table(table, out_dir=out_dir, runs_dir=args.runs_dir, overrides=tuple(args.overrides), options=options)
+            run_table(table, out_dir=out_dir, runs_dir=args.runs_dir, overrides=tuple(args.overrides), options=options,
+                      models=tuple(args.models) if args.models else None,
+                      seeds=tuple(args.seeds) if args.seeds else None, shard=args.shard)
     for page, names in _update_docs().update_pages().items():
         print(f"{page}: {', '.join(names) or 'no bench: blocks'}")
 
