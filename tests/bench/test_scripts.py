@@ -72,3 +72,36 @@ def test_the_published_fidelity_dynamics_are_the_runs(repo_script):
     doc = (script.RESULTS.parents[2] / "docs" / "benchmarks.md").read_text()
     for line in published.read_text().splitlines():
         assert line in doc, f"docs/benchmarks.md lacks {line!r}"
+
+
+def test_course_baselines_read_the_last_and_the_best_epoch(repo_script):
+    script = repo_script("benchmarks/course_baselines.py")
+    history = [{"train_loss": 6.0, "val_loss": 6.5}, {"train_loss": 2.0, "val_loss": 5.5}, {"train_loss": 0.5, "val_loss": 8.1}]
+    row = {"val_mse": 5.5, "best_epoch": 2, "history": history, "recipe_fields": {"train_frames": 64}, "device": "cpu"}
+    numbers = script.from_row(row)
+    assert (numbers["best_val_mse"], numbers["best_epoch"]) == (5.5, 2)
+    assert (numbers["final_train_mse"], numbers["final_val_mse"], numbers["epochs"]) == (0.5, 8.1, 3)
+
+
+def test_course_baselines_colour_blind_beats_input_blind(repo_script, monkeypatch):
+    script = repo_script("benchmarks/course_baselines.py")
+    monkeypatch.setattr(script, "get_recipe", lambda name, **kw: get_recipe(name, **{**kw, "val_frames": 32}))
+    sticks = script.yardsticks(train_frames=64)
+    # knowing where the three cubes are, without their colours, is worth something but not everything
+    assert 0 < sticks["colour_blind_mse"] < sticks["input_blind_mse"]
+
+
+def test_the_published_course_baselines_are_the_rows(repo_script):
+    script = repo_script("benchmarks/course_baselines.py")
+    published = script.OUT / "results.json"
+    if not published.is_file():
+        pytest.skip("no published course-baselines result in this checkout")
+    result = json.loads(published.read_text())
+    for table in result["tables"]:
+        for model, numbers in table["rows"].items():
+            row = json.loads(next((script.RESULTS / table["table"] / "rows").glob(f"{model}--*.json")).read_text())
+            assert numbers == script.from_row(row)
+    assert script.render(result) == (script.OUT / "results.md").read_text()
+    doc = (script.RESULTS.parents[1] / "docs" / "data.md").read_text()
+    for line in (script.OUT / "results.md").read_text().splitlines():
+        assert line in doc, f"docs/data.md lacks {line!r}"
