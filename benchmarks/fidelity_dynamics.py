@@ -30,6 +30,7 @@ import torch
 from mmzoo.bench.report import save_figure
 from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.engine import EngineOptions, fit
+from mmzoo.train.metrics import LEFT_LN2, epoch_left_ln2
 from mmzoo.train.recipes import get_recipe
 from mmzoo.train.reference import reference_fit
 from mmzoo.train.resources import device_name
@@ -40,9 +41,8 @@ MODELS = ("intermediate_add_strided", "intermediate_cat_strided")
 LOOPS = ("engine", "reference")
 SEEDS = (51, 52, 53, 54, 55)
 LN2 = math.log(2)
-#: A run "left ln 2" at the first epoch whose validation loss is below this (ln 2 = 0.693; a run that never
-#: learns wanders within about 0.005 of it).
-LEFT = 0.65
+LEFT = LEFT_LN2
+left_at = epoch_left_ln2
 
 
 def run_name(model: str, loop: str, seed: int) -> str:
@@ -66,11 +66,6 @@ def train_one(model: str, loop: str, seed: int) -> dict[str, Any]:
         "seconds": time.perf_counter() - start, "machine": device_name(torch.device("cpu")),
         "torch": torch.__version__,
     }
-
-
-def left_at(val_loss: list[float]) -> int | None:
-    """The first epoch (1-based) whose validation loss is below :data:`LEFT`; None if the run never left ln 2."""
-    return next((epoch for epoch, loss in enumerate(val_loss, 1) if loss < LEFT), None)
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

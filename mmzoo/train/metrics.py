@@ -11,7 +11,7 @@ from torch import nn
 
 from mmzoo.data.tensors import FusionTensors
 
-__all__ = ["loss_function", "evaluate", "batch_metrics", "METRIC_NAMES", "primary_metric"]
+__all__ = ["loss_function", "evaluate", "batch_metrics", "METRIC_NAMES", "primary_metric", "LEFT_LN2", "epoch_left_ln2"]
 
 #: The metrics ``evaluate`` returns per task, besides ``loss``.
 METRIC_NAMES = {"classification": ("accuracy",), "regression": ("mse", "position_error")}
@@ -77,3 +77,17 @@ def evaluate(
     if total == 0:
         raise ValueError("cannot evaluate on an empty split")
     return {key: float(value) / total for key, value in sums.items()}
+
+
+#: A binary classifier's run "left ln 2" (stopped predicting a constant) at the first epoch whose validation
+#: loss is below this: ln 2 = 0.693, and a run that never learns wanders within about 0.005 of it.
+LEFT_LN2 = 0.65
+
+
+def epoch_left_ln2(val_loss: list[float], below: float = LEFT_LN2) -> int | None:
+    """The first epoch (1-based) whose validation loss is below ``below``; None if the run never left ln 2.
+
+    >>> epoch_left_ln2([0.693, 0.692, 0.61, 0.3]), epoch_left_ln2([0.693] * 20)
+    (3, None)
+    """
+    return next((epoch for epoch, loss in enumerate(val_loss, 1) if loss < below), None)

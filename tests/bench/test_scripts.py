@@ -105,3 +105,31 @@ def test_the_published_course_baselines_are_the_rows(repo_script):
     doc = (script.RESULTS.parents[1] / "docs" / "data.md").read_text()
     for line in (script.OUT / "results.md").read_text().splitlines():
         assert line in doc, f"docs/data.md lacks {line!r}"
+
+
+def test_exact_recipe_counts_the_seeds_that_left_ln2(repo_script, tmp_path):
+    script = repo_script("benchmarks/exact_recipe.py")
+    stuck, learned = [0.6932] * 20, [0.693, 0.66, 0.4] + [0.1] * 17
+    runs = [{"model": "intermediate_add", "seed": seed, "val_loss": curve, "best_val_loss": min(curve),
+             "best_val_accuracy": 0.5 if curve is stuck else 0.97, "device": "cpu", "torch": "x"}
+            for seed, curve in ((51, stuck), (52, learned), (53, learned))]
+    (net,) = script.summarise(runs)
+    assert net["left_at_epoch"] == [None, 3, 3] and net["seeds"] == [51, 52, 53]
+    assert net["accuracy_mean"] == pytest.approx((0.5 + 0.97 * 2) / 3)
+    line = next(line for line in script.render([net], "cpu").splitlines() if "intermediate_add" in line)
+    assert "| 0.693 / 0.500 (-) |" in line and "| 2 of 3 | -, 3, 3 |" in line
+    script.plot(runs, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_published_exact_recipe_comparison_is_the_rows(repo_script):
+    script = repo_script("benchmarks/exact_recipe.py")
+    published = script.OUT / "results.md"
+    if not published.is_file():
+        pytest.skip("no published exact-recipe comparison in this checkout")
+    runs = script.load_runs()
+    machine = "; ".join(sorted({f"{run['device']}, torch {run['torch']}" for run in runs}))
+    assert script.render(script.summarise(runs), machine) == published.read_text()
+    doc = (script.RESULTS.parents[1] / "docs" / "benchmarks.md").read_text()
+    for line in published.read_text().splitlines():
+        assert line in doc, f"docs/benchmarks.md lacks {line!r}"
