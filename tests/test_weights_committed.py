@@ -57,6 +57,19 @@ def test_the_assignment_models_have_weights_on_the_synthetic_shapes_set():
     assert len(assignment) == 8 and not missing, f"export {missing} with `mmzoo export` (see the README)"
 
 
+#: mmzoo's own architectures get shipped weights when their float32 state dict is at most about this size.
+SHIPPED_LIMIT_BYTES = 5 * 2**20
+
+
+def test_every_small_catalogue_architecture_has_weights_that_classify():
+    catalogue = [n for n in mmzoo.list_models() if mmzoo.model_info(n).source == "mmzoo"]
+    small = [n for n in catalogue if 4 * mmzoo.model_info(n).num_params <= SHIPPED_LIMIT_BYTES]
+    missing = [n for n in small if f"{n}.shapes_v1" not in FOLDERS]
+    assert len(small) >= 9 and not missing, f"export {missing} with `mmzoo export` (see docs/pretrained.md)"
+    # the card's accuracy on the 400 validation frames (re-measured by test_reevaluation_matches_the_card)
+    assert all(INDEX[f"{n}.shapes_v1"]["metrics"]["accuracy"] >= 0.97 for n in small)
+
+
 @pytest.mark.parametrize("name", FOLDERS)
 def test_recorded_metadata_is_true(name):
     weight = mmzoo.get_weights(name)

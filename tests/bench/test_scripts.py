@@ -5,6 +5,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from mmzoo.train.recipes import get_recipe
 
@@ -133,3 +134,29 @@ def test_the_published_exact_recipe_comparison_is_the_rows(repo_script):
     doc = (script.RESULTS.parents[1] / "docs" / "benchmarks.md").read_text()
     for line in published.read_text().splitlines():
         assert line in doc, f"docs/benchmarks.md lacks {line!r}"
+
+
+def test_frame_properties_change_one_property_and_count_the_runs(repo_script, tmp_path, monkeypatch):
+    script = repo_script("benchmarks/frame_properties.py")
+    monkeypatch.setattr(script, "get_recipe", lambda name, **kw: get_recipe(name, train_frames=64, val_frames=32, **kw))
+    recipe = script.get_recipe("assignment")
+    frames, tensors = script.recipe_frames(recipe), script.recipe_tensors(recipe)
+    train, train_frames = tensors[0], frames[0]
+    blank = script.camera_blank(train, train_frames)
+    assert blank.rgb[:, :3].max() == 0 and torch.equal(blank.rgb[:, 3], train.rgb[:, 3])
+    origin = script.no_return_at_origin(train, train_frames)
+    misses = train.lidar[:, 3] == 0
+    assert origin.lidar[:, :3].permute(1, 0, 2, 3)[:, misses].abs().max() == 0
+    assert torch.equal(origin.lidar[:, :3].permute(1, 0, 2, 3)[:, ~misses], train.lidar[:, :3].permute(1, 0, 2, 3)[:, ~misses])
+    shifted = script.sphere_angles_shifted(train, train_frames)
+    cubes = torch.as_tensor(train_frames.labels == 0)
+    assert torch.equal(shifted.lidar[cubes], train.lidar[cubes]) and not torch.equal(shifted.lidar[~cubes], train.lidar[~cubes])
+    assert torch.equal(shifted.lidar[:, 3], train.lidar[:, 3])  # the same beams hit: only the angles moved
+    script.main(["--out", str(tmp_path), "--seeds", "51", "--epochs", "2", "--variants", "camera_blank"])
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == [f"camera_blank--{m}--seed51.json" for m in script.MODELS]
+    run = json.loads((tmp_path / "runs" / runs[0]).read_text())
+    assert len(run["val_loss"]) == 2  # stopped after the first epochs, on the full recipe's schedule
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["frame_statistics"]["frames"] == 96 and result["frame_statistics"]["no_return_value"] == 50.0
+    assert "| camera_blank | `intermediate_add` | 51 |" in (tmp_path / "results.md").read_text()
