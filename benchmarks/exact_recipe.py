@@ -19,7 +19,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from mmzoo.bench.report import save_figure
+from mmzoo.bench.report import epochs_text, save_figure
 from mmzoo.bench.tables import ASSIGNMENT_MODELS
 from mmzoo.train.metrics import LEFT_LN2, epoch_left_ln2
 from mmzoo.utils.files import atomic_write_json, atomic_write_text
@@ -77,15 +77,15 @@ def render(networks: list[dict[str, Any]], machine: str) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for net in networks:
-        book, left = net["notebook"], ["-" if e is None else str(e) for e in net["left_at_epoch"]]
+        book, left = net["notebook"], epochs_text(net["left_at_epoch"]).split(", ")
         first = net["seeds"].index(51) if 51 in net["seeds"] else None
         at51 = "-" if first is None else (f"{net['best_val_loss'][first]:.3f} / {net['best_val_accuracy'][first]:.3f} "
                                           f"({left[first]})")
         count = sum(e is not None for e in net["left_at_epoch"])
         lines.append(
             f"| `{net['model']}` | {book['val_loss']:.3f} / {book['val_accuracy']:.3f} ({book['left_ln2']}) | {at51} | "
-            f"{', '.join(map(str, net['seeds']))} | {count} of {len(net['seeds'])} | {', '.join(left)} | "
-            f"{', '.join(f'{a:.3f}' for a in net['best_val_accuracy'])} | "
+            f"{epochs_text(net['seeds'])} | {count} of {len(net['seeds'])} | {', '.join(left)} | "
+            f"{epochs_text(net['best_val_accuracy'], 3)} | "
             f"{net['accuracy_mean']:.3f} ± {net['accuracy_sd']:.3f} |")
     lines += ["", (f"Exact assignment recipe (raw xyza, Adam 1e-3 cosine to 1e-6, batch 32, 20 epochs, BCE, best "
                    f"validation loss kept); mmzoo: 1,600 + 400 frames of synthetic `shapes` v1.0, the notebooks' "

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from mmzoo.bench.report import save_figure
+from mmzoo.bench.report import epochs_text, save_figure
 from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.engine import EngineOptions, fit
 from mmzoo.train.metrics import LEFT_LN2, epoch_left_ln2
@@ -94,10 +94,9 @@ def render(groups: list[dict[str, Any]], machine: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for g in groups:
-        epochs = ", ".join("-" if e is None else str(e) for e in g["left_at_epoch"])
-        accuracy = ", ".join(f"{a:.3f}" for a in g["best_val_accuracy"])
         lines.append(f"| {g['model']} | {g['loop']} | {len(g['seeds'])} | {g['left_ln2']} of {len(g['seeds'])} | "
-                     f"{epochs} | {g['best_val_loss_mean']:.3f} ± {g['best_val_loss_sd']:.3f} | {accuracy} |")
+                     f"{epochs_text(g['left_at_epoch'])} | {g['best_val_loss_mean']:.3f} ± {g['best_val_loss_sd']:.3f} | "
+                     f"{epochs_text(g['best_val_accuracy'], 3)} |")
     seeds = sorted({s for g in groups for s in g["seeds"]})
     lines.append("")
     lines.append(f"Exact assignment recipe (raw xyza, Adam 1e-3 cosine, batch 32, 20 epochs, 1,600 + 400 frames of "

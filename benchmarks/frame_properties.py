@@ -30,6 +30,7 @@ from typing import Any, Callable
 import torch
 
 from mmzoo.data import depth_to_xyza
+from mmzoo.bench.report import epochs_text
 from mmzoo.data.tensors import FusionTensors
 from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.engine import EngineOptions, fit
@@ -163,10 +164,8 @@ def render(stats: dict[str, Any], groups: list[dict[str, Any]], epochs: int, mac
         "|---|---|---|---|---|---|",
     ]
     for g in groups:
-        left = ", ".join("-" if e is None else str(e) for e in g["left_at"])
-        losses = ", ".join(f"{v:.3f}" for v in g["val_loss_at_end"])
-        lines.append(f"| {g['variant']} | `{g['model']}` | {', '.join(map(str, g['seeds']))} | "
-                     f"{g['left']} of {len(g['seeds'])} | {left} | {losses} |")
+        lines.append(f"| {g['variant']} | `{g['model']}` | {epochs_text(g['seeds'])} | {g['left']} of "
+                     f"{len(g['seeds'])} | {epochs_text(g['left_at'])} | {epochs_text(g['val_loss_at_end'], 3)} |")
     lines += ["", f"Exact assignment recipe (20-epoch cosine schedule), first {epochs} epochs; a run left ln 2 at the "
                   f"first epoch with a validation loss below {LEFT_LN2}. Machine: {machine}."]
     return "\n".join(lines) + "\n"

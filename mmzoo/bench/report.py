@@ -27,7 +27,7 @@ from mmzoo.utils.files import atomic_write_bytes, atomic_write_json
 __all__ = [
     "CSV_COLUMNS", "PEAK_LIMIT", "INVALID", "summarize", "markdown_table", "render_markdown", "write_reports",
     "save_figure",
-    "plot_curves", "speed_ratio",
+    "plot_curves", "speed_ratio", "epochs_text",
 ]
 
 #: Columns of the CSV (one line per row); the JSON also keeps each row's per-epoch history.
@@ -239,3 +239,12 @@ def write_reports(out_dir: Path, table: dict[str, Any], rows: list[dict[str, Any
     if plot_curves(rows, out_dir / "curves.png", task):
         paths["png"] = out_dir / "curves.png"
     return paths
+
+
+def epochs_text(epochs: Iterable[int | None], digits: int | None = None) -> str:
+    """A table cell listing one number per seed, ``-`` where there is none (a run that never left ln 2).
+
+    >>> epochs_text([None, 5, 6]), epochs_text([0.5, 0.1234], digits=3)
+    ('-, 5, 6', '0.500, 0.123')
+    """
+    return ", ".join("-" if e is None else (str(e) if digits is None else f"{e:.{digits}f}") for e in epochs)
