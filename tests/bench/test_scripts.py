@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -160,3 +161,27 @@ def test_frame_properties_change_one_property_and_count_the_runs(repo_script, tm
     result = json.loads((tmp_path / "results.json").read_text())
     assert result["frame_statistics"]["frames"] == 96 and result["frame_statistics"]["no_return_value"] == 50.0
     assert "| camera_blank | `intermediate_add` | 51 |" in (tmp_path / "results.md").read_text()
+
+
+def test_cube_pixels_are_counted_by_colour(repo_script):
+    script = repo_script("benchmarks/cube_properties.py")
+    rgb = np.zeros((2, 8, 8, 3), dtype=np.float32)
+    rgb[0, :2, :2, 0] = 0.5         # a lit red face: 4 pixels
+    rgb[0, 4, 4, 0] = 0.02          # the red cube's unlit side (ambient only): 1 pixel
+    rgb[0, 6, 6] = (0.5, 0.5, 0.0)  # a mixed pixel names no cube
+    rgb[1, 0, 0, 2] = 0.3           # frame 2: one lit blue pixel, no red or green
+    counts = script.cube_pixels(rgb)
+    assert counts["red_silhouette"].tolist() == [5, 0] and counts["red_lit"].tolist() == [4, 0]
+    assert counts["green_silhouette"].tolist() == [0, 0] and counts["blue_lit"].tolist() == [0, 1]
+
+
+def test_the_published_cube_properties_are_rendered_and_in_the_docs(repo_script):
+    script = repo_script("benchmarks/cube_properties.py")
+    published = script.OUT / "results.json"
+    if not published.is_file():
+        pytest.skip("no published cube-properties result in this checkout")
+    markdown = script.render(json.loads(published.read_text()))
+    assert markdown == (script.OUT / "results.md").read_text()
+    doc = (script.OUT.parents[2] / "docs" / "data.md").read_text()
+    for line in markdown.splitlines():
+        assert line in doc, f"docs/data.md lacks {line!r}"
