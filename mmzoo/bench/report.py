@@ -36,7 +36,7 @@ CSV_COLUMNS = (
     "val_position_error", "val_mse", "train_time_s", "epoch_time_s", "train_samples_per_s", "train_gflops_per_sample",
     "achieved_gflops_s", "matmul_gflops_s", "fraction_of_peak", "inference_gflops_per_sample",
     "inference_samples_per_s", "latency_ms", "peak_rss_mib", "cuda_peak_allocated_mib", "cuda_peak_reserved_mib",
-    "device", "torch", "dtype", "precision", "channels_last", "accelerations",
+    "nvml_process_mib", "device", "torch", "dtype", "precision", "channels_last", "accelerations",
 )
 #: A fraction of peak above this is physically impossible for one measurement pair: the row is invalid.
 PEAK_LIMIT = 1.0
@@ -50,6 +50,7 @@ _MEAN_KEYS = (
     "params", "val_loss", "val_accuracy", "val_position_error", "val_mse", "train_time_s", "epoch_time_s",
     "train_samples_per_s", "train_gflops_per_sample", "achieved_gflops_s", "fraction_of_peak",
     "inference_samples_per_s", "latency_ms", "peak_rss_mib", "cuda_peak_allocated_mib", "cuda_peak_reserved_mib",
+    "nvml_process_mib",
 )
 
 
@@ -118,13 +119,15 @@ def markdown_table(summary: list[dict[str, Any]], task: str) -> str:
     """The comparison table, one line per model and loop, in the order the rows were first measured."""
     metric = ("val acc", "val_accuracy", 3) if task == "classification" else ("pos. error", "val_position_error", 3)
     gpu = any(entry.get("cuda_peak_allocated_mib") is not None for entry in summary)
-    memory = "GPU MiB alloc / reserved" if gpu else "peak RSS MiB (CPU)"
+    nvml = any(entry.get("nvml_process_mib") is not None for entry in summary)
+    memory = "peak RSS MiB (CPU)" if not gpu else "GPU MiB alloc / reserved" + (" / process (NVML)" if nvml else "")
     header = ["model", "variant", "loop", "seeds", "params", "val loss", metric[0], "train s", "s / epoch",
               "train samples/s", "% of peak", "infer samples/s", "latency ms", "train GFLOP/sample", memory]
     body = []
     for e in summary:
         if gpu:
             mem = f"{_fmt(e.get('cuda_peak_allocated_mib'), 0)} / {_fmt(e.get('cuda_peak_reserved_mib'), 0)}"
+            mem += f" / {_fmt(e.get('nvml_process_mib'), 0)}" if nvml else ""
         else:
             mem = _fmt(e.get("peak_rss_mib"), 0)
         peak = e.get("fraction_of_peak")

@@ -108,6 +108,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mib": memory.get("peak_rss_mib"),
         "cuda_peak_allocated_mib": memory.get("cuda_peak_allocated_mib"),
         "cuda_peak_reserved_mib": memory.get("cuda_peak_reserved_mib"),
+        "nvml_process_mib": memory.get("nvml_process_mib"),
         "device": device_name(device),
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -1,12 +1,14 @@
 """Devices, synchronisation and peak memory, measured the same way by the engine and the benchmark harness."""
 from __future__ import annotations
 
+import os
 import resource
 import sys
+from typing import Any
 
 import torch
 
-__all__ = ["resolve_device", "synchronize", "reset_peak_memory", "peak_memory", "device_name"]
+__all__ = ["resolve_device", "synchronize", "reset_peak_memory", "peak_memory", "device_name", "nvml_process_mib"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -45,11 +47,48 @@ def reset_peak_memory(device: torch.device) -> None:
 
 
 def peak_memory(device: torch.device) -> dict[str, float]:
-    """Peak memory in MiB: ``cuda_peak_allocated_mib`` and ``cuda_peak_reserved_mib`` on CUDA, and always the
-    process's ``peak_rss_mib`` (host memory, including the data and torch itself)."""
+    """Peak memory in MiB: ``cuda_peak_allocated_mib`` and ``cuda_peak_reserved_mib`` on CUDA (and
+    ``nvml_process_mib`` where :func:`nvml_process_mib` can tell), and always the process's ``peak_rss_mib``
+    (host memory, including the data and torch itself)."""
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = {"peak_rss_mib": rss_kib / (1024 * 1024) if sys.platform == "darwin" else rss_kib / 1024}
     if device.type == "cuda":
         out["cuda_peak_allocated_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
         out["cuda_peak_reserved_mib"] = torch.cuda.max_memory_reserved(device) / 2**20
+        nvml = nvml_process_mib(device)
+        if nvml is not None:
+            out["nvml_process_mib"] = nvml
     return out
+
+
+def nvml_process_mib(device: torch.device) -> float | None:
+    """This process's memory on ``device`` as NVML reports it (what ``nvidia-smi`` and the notebooks' monitoring
+    tool show): the CUDA context, the kernels' modules and every block the caching allocator holds, so more than
+    torch's reserved figure. The caching allocator keeps what it reserved, so read after training this is the
+    run's peak. None on CPU, without the ``nvidia-ml-py`` package (``pip install mmzoo[gpu]``), or when NVML
+    cannot attribute memory to this process."""
+    if device.type != "cuda":
+        return None
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    uuid = str(torch.cuda.get_device_properties(device).uuid)
+    try:
+        pynvml.nvmlInit()
+        try:
+            return _process_mib(pynvml, uuid if uuid.startswith("GPU-") else f"GPU-{uuid}", os.getpid())
+        finally:
+            pynvml.nvmlShutdown()
+    except pynvml.NVMLError:
+        return None
+
+
+def _process_mib(nvml: Any, uuid: str, pid: int) -> float | None:
+    """The compute process ``pid``'s used memory on the GPU ``uuid``. Inside a container NVML reports the host's
+    process ids, so when no id matches and the GPU runs exactly one compute process, that one is this process
+    (the benchmark harness gives each worker its own GPU)."""
+    processes = nvml.nvmlDeviceGetComputeRunningProcesses(nvml.nvmlDeviceGetHandleByUUID(uuid))
+    mine = [p for p in processes if p.pid == pid] or (processes if len(processes) == 1 else [])
+    used = mine[0].usedGpuMemory if mine else None
+    return None if used is None else used / 2**20
