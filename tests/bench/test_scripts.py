@@ -185,3 +185,13 @@ def test_the_published_cube_properties_are_rendered_and_in_the_docs(repo_script)
     doc = (script.OUT.parents[2] / "docs" / "data.md").read_text()
     for line in markdown.splitlines():
         assert line in doc, f"docs/data.md lacks {line!r}"
+
+
+def test_run_tables_takes_a_shard_as_rank_over_world(repo_script):
+    import argparse
+
+    script = repo_script("benchmarks/run_tables.py")
+    assert script._shard("1/2") == (1, 2)
+    for bad in ("2/2", "1", "a/b", "-1/2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--shard"):
+            script._shard(bad)
