@@ -11,8 +11,8 @@ trained on; every registered corruption at severities 0..5; late fusion as the e
 so the command line and this script give the same files. Evaluation only: about half an hour on a 2-core CPU
 shared with other work.
 
-``--dropout-comparison`` trains the four assignment networks and the two catalogue operators with shipped weights
-(FiLM, MMTM) with the zoo table's shortened assignment recipe (``lidar_scale=0.02``) at seeds 51-53, with
+``--dropout-comparison`` trains the four assignment networks and the two best catalogue operators of the zoo table
+(MMTM, two-stage FiLM) with the zoo table's shortened assignment recipe (``lidar_scale=0.02``) at seeds 51-53, with
 ``modality_dropout`` 0 and ``--dropout`` (default 0.25), resumably under ``OUT/dropout-comparison/runs/``, then
 evaluates every run folder as the table above and writes ``comparison.md`` / ``.json``: per network and dropout
 setting the mean and standard deviation over seeds of the clean accuracy, the accuracy with the camera lost, with
@@ -37,8 +37,8 @@ DOCS_PLOT = Path(__file__).resolve().parents[1] / "docs" / "robustness.png"
 FRAMES = 128
 SEED = 1
 ASSIGNMENT = ("late_fusion", "intermediate_cat", "intermediate_add", "intermediate_hadamard")
-#: The comparison's networks: the four assignment networks and the two catalogue operators with shipped weights.
-COMPARED = (*ASSIGNMENT, "intermediate_film", "mmtm")
+#: The comparison's networks: the four assignment networks and the zoo table's two best catalogue operators.
+COMPARED = (*ASSIGNMENT, "mmtm", "multistage_film")
 SEEDS = (51, 52, 53)
 COLUMNS = ("clean", "camera_missing@5", "lidar_missing@5", "mean_corrupted")
 

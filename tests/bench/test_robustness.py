@@ -183,7 +183,7 @@ def test_the_dropout_comparison_merges_its_shards_into_mean_and_spread(repo_scri
     assert "| late_fusion_strided | 0.25 | 2 |" in (out / "comparison.md").read_text()
 
 
-def test_the_dropout_comparison_in_the_docs_is_the_published_one():
+def test_the_dropout_comparison_in_the_docs_is_the_published_one(repo_script):
     comparison = RESULTS / "dropout-comparison" / "comparison.md"
     doc = ROOT / "docs" / "robustness.md"
     if not comparison.is_file() or not doc.is_file():
@@ -193,6 +193,8 @@ def test_the_dropout_comparison_in_the_docs_is_the_published_one():
         assert line in text, f"docs/robustness.md lacks the comparison line {line!r}"
     groups = json.loads((RESULTS / "dropout-comparison" / "comparison.json").read_text())["groups"]
     assert len({g["model"] for g in groups}) >= 6 and all(g["seeds"] >= 3 for g in groups)
+    # the script reproduces the published networks
+    assert {g["model"] for g in groups} == set(repo_script("benchmarks/robustness.py").COMPARED)
     # every "`model` with|without dropout: column mean" quoted in the findings is a group's number
     for model, setting, column, value in re.findall(
             r"`(\w+)` (with|without) dropout[^`\n]*?(clean|camera_missing@5|lidar_missing@5|mean_corrupted) (\d\.\d{3})",
