@@ -135,6 +135,8 @@ def test_the_published_exact_recipe_comparison_is_the_rows(repo_script):
     doc = (script.RESULTS.parents[1] / "docs" / "benchmarks.md").read_text()
     for line in published.read_text().splitlines():
         assert line in doc, f"docs/benchmarks.md lacks {line!r}"
+    figure = script.RESULTS.parents[1] / "docs" / "exact-recipe.png"
+    assert figure.read_bytes() == (script.OUT / "curves.png").read_bytes()
 
 
 def test_frame_properties_change_one_property_and_count_the_runs(repo_script, tmp_path, monkeypatch):
