@@ -178,7 +178,8 @@ def report(out: Path, epochs: int) -> str:
     stats = frame_statistics()
     groups = summarise(runs, epochs)
     markdown = render(stats, groups, epochs, machine)
-    atomic_write_json(out / "results.json", {"epochs": epochs, "frame_statistics": stats, "groups": groups})
+    atomic_write_json(out / "results.json", {"epochs": epochs, "machine": machine, "frame_statistics": stats,
+                                             "groups": groups})
     atomic_write_text(out / "results.md", markdown)
     return markdown
 

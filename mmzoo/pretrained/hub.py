@@ -239,7 +239,9 @@ def _probe(repo_id: str, filename: str, revision: str, endpoint: str) -> None:
     deadline = constants.HF_HUB_ETAG_TIMEOUT if constants.HF_HUB_ETAG_TIMEOUT != constants.DEFAULT_ETAG_TIMEOUT \
         else PROBE_DEADLINE_S
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=endpoint)
-    kwargs = {"timeout": deadline, "endpoint": endpoint}
+    # The client's per-read timeout is left longer than the overall deadline, so that a silent server always
+    # meets the deadline's message; with both equal, which of the two fired first depended on the machine's load.
+    kwargs = {"timeout": 2 * deadline, "endpoint": endpoint}
     if "retry_on_errors" in inspect.signature(get_hf_file_metadata).parameters:
         kwargs["retry_on_errors"] = False  # huggingface_hub >= 1.0 retries server errors unless told not to
     try:

@@ -197,3 +197,18 @@ def test_run_tables_takes_a_shard_as_rank_over_world(repo_script):
     for bad in ("2/2", "1", "a/b", "-1/2"):
         with pytest.raises(argparse.ArgumentTypeError, match="--shard"):
             script._shard(bad)
+
+
+def test_the_published_frame_properties_are_the_runs(repo_script):
+    script = repo_script("benchmarks/frame_properties.py")
+    published = script.OUT / "results.json"
+    if not published.is_file():
+        pytest.skip("no published frame-properties result in this checkout")
+    result = json.loads(published.read_text())
+    runs = script.assignment_rows() + [json.loads(p.read_text()) for p in sorted((script.OUT / "runs").glob("*.json"))]
+    assert result["groups"] == script.summarise(runs, result["epochs"])
+    markdown = script.render(result["frame_statistics"], result["groups"], result["epochs"], result["machine"])
+    assert markdown == (script.OUT / "results.md").read_text()
+    doc = (script.RESULTS.parents[1] / "docs" / "data.md").read_text()
+    for line in markdown.splitlines():
+        assert line in doc, f"docs/data.md lacks {line!r}"
