@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
+from mmzoo.bench.report import write_result
 from mmzoo.train.data import recipe_tensors
 from mmzoo.train.recipes import get_recipe
-from mmzoo.utils.files import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "course-baselines"
@@ -103,9 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     result = collect()
-    atomic_write_json(args.out / "results.json", result)
-    atomic_write_text(args.out / "results.md", render(result))
-    print(render(result))
+    print(write_result(args.out, result, render(result)))
     return result
 
 

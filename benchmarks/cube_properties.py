@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from mmzoo.bench.report import write_result
 from mmzoo.train.data import recipe_frames
 from mmzoo.train.recipes import get_recipe
-from mmzoo.utils.files import atomic_write_json, atomic_write_text
 
 OUT = Path(__file__).resolve().parent / "results" / "cube-properties"
 COLOURS = ("red", "green", "blue")
@@ -88,9 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--train-frames", type=int, default=1000)
     args = parser.parse_args(argv)
     result = measure(args.train_frames)
-    atomic_write_json(args.out / "results.json", result)
-    atomic_write_text(args.out / "results.md", render(result))
-    print(render(result))
+    print(write_result(args.out, result, render(result)))
     return result
 
 

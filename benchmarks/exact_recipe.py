@@ -19,10 +19,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from mmzoo.bench.report import epochs_text, save_figure
+from mmzoo.bench.report import epochs_text, save_figure, write_result
 from mmzoo.bench.tables import ASSIGNMENT_MODELS
 from mmzoo.train.metrics import LEFT_LN2, epoch_left_ln2
-from mmzoo.utils.files import atomic_write_json, atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = RESULTS / "assignment" / "rows"
@@ -122,8 +121,7 @@ def main(argv: list[str] | None = None) -> str:
     networks = summarise(runs)
     machine = "; ".join(sorted({f"{run['device']}, torch {run['torch']}" for run in runs}))
     markdown = render(networks, machine)
-    atomic_write_json(args.out / "results.json", {"left_threshold": LEFT_LN2, "networks": networks, "runs": runs})
-    atomic_write_text(args.out / "results.md", markdown)
+    write_result(args.out, {"left_threshold": LEFT_LN2, "networks": networks, "runs": runs}, markdown)
     plot(runs, args.out / "curves.png")
     print(markdown)
     return markdown

@@ -27,14 +27,14 @@ from typing import Any
 
 import torch
 
-from mmzoo.bench.report import epochs_text, save_figure
+from mmzoo.bench.report import epochs_text, save_figure, write_result
 from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.engine import EngineOptions, fit
 from mmzoo.train.metrics import LEFT_LN2, epoch_left_ln2
 from mmzoo.train.recipes import get_recipe
 from mmzoo.train.reference import reference_fit
 from mmzoo.train.resources import device_name
-from mmzoo.utils.files import atomic_write_json, atomic_write_text
+from mmzoo.utils.files import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fidelity-dynamics"
 MODELS = ("intermediate_add_strided", "intermediate_cat_strided")
@@ -129,8 +129,7 @@ def report(out: Path) -> str:
     groups = summarise(runs)
     machines = sorted({r["machine"] for r in runs})
     markdown = render(groups, "; ".join(machines))
-    atomic_write_json(out / "results.json", {"left_threshold": LEFT, "groups": groups, "machines": machines})
-    atomic_write_text(out / "results.md", markdown)
+    write_result(out, {"left_threshold": LEFT, "groups": groups, "machines": machines}, markdown)
     plot(runs, out / "curves.png")
     return markdown
 

@@ -30,14 +30,14 @@ from typing import Any, Callable
 import torch
 
 from mmzoo.data import depth_to_xyza
-from mmzoo.bench.report import epochs_text
+from mmzoo.bench.report import epochs_text, write_result
 from mmzoo.data.tensors import FusionTensors
 from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.engine import EngineOptions, fit
 from mmzoo.train.metrics import LEFT_LN2, epoch_left_ln2
 from mmzoo.train.recipes import get_recipe
 from mmzoo.train.resources import device_name
-from mmzoo.utils.files import atomic_write_json, atomic_write_text
+from mmzoo.utils.files import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "frame-properties"
@@ -178,9 +178,7 @@ def report(out: Path, epochs: int) -> str:
     stats = frame_statistics()
     groups = summarise(runs, epochs)
     markdown = render(stats, groups, epochs, machine)
-    atomic_write_json(out / "results.json", {"epochs": epochs, "machine": machine, "frame_statistics": stats,
-                                             "groups": groups})
-    atomic_write_text(out / "results.md", markdown)
+    write_result(out, {"epochs": epochs, "machine": machine, "frame_statistics": stats, "groups": groups}, markdown)
     return markdown
 
 

@@ -22,12 +22,12 @@ import statistics
 from pathlib import Path
 from typing import Any, Iterable
 
-from mmzoo.utils.files import atomic_write_bytes, atomic_write_json
+from mmzoo.utils.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 __all__ = [
     "CSV_COLUMNS", "PEAK_LIMIT", "INVALID", "summarize", "markdown_table", "render_markdown", "write_reports",
     "save_figure",
-    "plot_curves", "speed_ratio", "epochs_text",
+    "plot_curves", "speed_ratio", "epochs_text", "write_result",
 ]
 
 #: Columns of the CSV (one line per row); the JSON also keeps each row's per-epoch history.
@@ -251,3 +251,11 @@ def epochs_text(epochs: Iterable[int | None], digits: int | None = None) -> str:
     ('-, 5, 6', '0.500, 0.123')
     """
     return ", ".join("-" if e is None else (str(e) if digits is None else f"{e:.{digits}f}") for e in epochs)
+
+
+def write_result(folder: str | Path, data: dict[str, Any], markdown: str) -> str:
+    """A measurement script's published pair, ``folder/results.json`` and ``folder/results.md``, each written
+    atomically (an interrupted script leaves the previous pair whole); returns ``markdown``."""
+    atomic_write_json(Path(folder) / "results.json", data)
+    atomic_write_text(Path(folder) / "results.md", markdown)
+    return markdown

@@ -11,6 +11,14 @@ import torch
 from mmzoo.train.recipes import get_recipe
 
 
+def _published(script) -> dict:
+    """The script's committed results.json, or a skip where this checkout has none."""
+    path = script.OUT / "results.json"
+    if not path.is_file():
+        pytest.skip(f"no published result under {script.OUT} in this checkout")
+    return json.loads(path.read_text())
+
+
 def test_fidelity_dynamics_counts_the_runs_that_left_ln2(repo_script, tmp_path, monkeypatch):
     script = repo_script("benchmarks/fidelity_dynamics.py")
     monkeypatch.setattr(script, "get_recipe", lambda name, **kw: get_recipe(name, train_frames=64, val_frames=32,
@@ -95,10 +103,7 @@ def test_course_baselines_colour_blind_beats_input_blind(repo_script, monkeypatc
 
 def test_the_published_course_baselines_are_the_rows(repo_script):
     script = repo_script("benchmarks/course_baselines.py")
-    published = script.OUT / "results.json"
-    if not published.is_file():
-        pytest.skip("no published course-baselines result in this checkout")
-    result = json.loads(published.read_text())
+    result = _published(script)
     for table in result["tables"]:
         for model, numbers in table["rows"].items():
             row = json.loads(next((script.RESULTS / table["table"] / "rows").glob(f"{model}--*.json")).read_text())
@@ -179,10 +184,7 @@ def test_cube_pixels_are_counted_by_colour(repo_script):
 
 def test_the_published_cube_properties_are_rendered_and_in_the_docs(repo_script):
     script = repo_script("benchmarks/cube_properties.py")
-    published = script.OUT / "results.json"
-    if not published.is_file():
-        pytest.skip("no published cube-properties result in this checkout")
-    markdown = script.render(json.loads(published.read_text()))
+    markdown = script.render(_published(script))
     assert markdown == (script.OUT / "results.md").read_text()
     doc = (script.OUT.parents[2] / "docs" / "data.md").read_text()
     for line in markdown.splitlines():
@@ -201,10 +203,7 @@ def test_run_tables_takes_a_shard_as_rank_over_world(repo_script):
 
 def test_the_published_frame_properties_are_the_runs(repo_script):
     script = repo_script("benchmarks/frame_properties.py")
-    published = script.OUT / "results.json"
-    if not published.is_file():
-        pytest.skip("no published frame-properties result in this checkout")
-    result = json.loads(published.read_text())
+    result = _published(script)
     runs = script.assignment_rows() + [json.loads(p.read_text()) for p in sorted((script.OUT / "runs").glob("*.json"))]
     assert result["groups"] == script.summarise(runs, result["epochs"])
     markdown = script.render(result["frame_statistics"], result["groups"], result["epochs"], result["machine"])
