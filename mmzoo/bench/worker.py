@@ -57,6 +57,17 @@ def _inference(model: torch.nn.Module, device: torch.device, job: dict[str, Any]
     return inference_speed(model, device, memory_format=memory_format)
 
 
+#: The memory columns of a row (``mmzoo.train.resources.peak_memory``'s keys; None where not measured).
+MEMORY_KEYS = ("peak_rss_mib", "cuda_peak_allocated_mib", "cuda_peak_reserved_mib", "nvml_process_mib")
+
+
+def _memory(history: list[dict[str, Any]], device: torch.device) -> dict[str, float | None]:
+    """The run's peak memory as its last epoch recorded it (a resumed run's own process saw only part of it),
+    or as this process measures it when the history holds none."""
+    memory = {key: value for key, value in history[-1].items() if key.endswith("_mib")} or peak_memory(device)
+    return {key: memory.get(key) for key in MEMORY_KEYS}
+
+
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume) one model as ``job`` says and return its row (see ``mmzoo.bench.report.CSV_COLUMNS``)."""
     recipe = Recipe.from_dict(job["recipe"])
@@ -79,7 +90,6 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     per_epoch = history[0].get("train_samples", recipe.steps_per_epoch() * recipe.batch_size)
     samples_per_s = samples_per_second(history, per_epoch)
     achieved = flops["train_gflops_per_sample"] * samples_per_s
-    memory = {key: value for key, value in history[-1].items() if key.endswith("_mib")} or peak_memory(device)
     best = out["best"]
     return {
         "table": job["table"],
@@ -105,10 +115,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "matmul_gflops_s": ceiling,
         "fraction_of_peak": achieved / ceiling,
         **speed,
-        "peak_rss_mib": memory.get("peak_rss_mib"),
-        "cuda_peak_allocated_mib": memory.get("cuda_peak_allocated_mib"),
-        "cuda_peak_reserved_mib": memory.get("cuda_peak_reserved_mib"),
-        "nvml_process_mib": memory.get("nvml_process_mib"),
+        **_memory(history, device),
         "device": device_name(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
