@@ -20,12 +20,12 @@ Writes ``benchmarks/results/course-baselines/results.{json,md}`` (read by ``docs
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from mmzoo.bench import load_rows
 from mmzoo.bench.report import write_result
 from mmzoo.train.data import recipe_tensors
 from mmzoo.train.recipes import get_recipe
@@ -66,10 +66,7 @@ def collect(results: Path = RESULTS) -> dict[str, Any]:
     """Every published course table's two single-modality rows, with the yardsticks of its frames."""
     tables = []
     for folder in TABLES:
-        rows = {}
-        for path in sorted((results / folder / "rows").glob("course_*_only--*.json")):
-            row = json.loads(path.read_text())
-            rows[row["model"]] = from_row(row)
+        rows = {row["model"]: from_row(row) for row in load_rows(results / folder) if row["model"] in MODELS}
         first = next(iter(rows.values()))
         label = f"{first['device']}, {first['train_frames']:,} training frames"
         tables.append({"table": folder, "label": label, "rows": rows, **yardsticks(first["train_frames"])})

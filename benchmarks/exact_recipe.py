@@ -13,18 +13,18 @@ into ``benchmarks/results/exact-recipe/results.{json,md}`` with the validation-l
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 from pathlib import Path
 from typing import Any
 
+from mmzoo.bench import load_rows
 from mmzoo.bench.report import epochs_text, save_figure, write_result
 from mmzoo.bench.tables import ASSIGNMENT_MODELS
 from mmzoo.train.metrics import LEFT_LN2, epoch_left_ln2
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ROWS = RESULTS / "assignment" / "rows"
+TABLE = RESULTS / "assignment"
 OUT = RESULTS / "exact-recipe"
 MODELS = ASSIGNMENT_MODELS[:4]  # the notebook's four networks (its pooling variants)
 #: The notebook's published table on the real frames (best checkpoint, seed 51), and the epoch its logged
@@ -38,15 +38,12 @@ NOTEBOOK = {
 }
 
 
-def load_runs(rows: Path = ROWS) -> list[dict[str, Any]]:
+def load_runs(table: Path = TABLE) -> list[dict[str, Any]]:
     """The engine rows of the four networks, each with its per-epoch validation losses."""
-    runs = []
-    for path in sorted(rows.glob("*--engine*.json")):
-        row = json.loads(path.read_text())
-        if row["model"] in MODELS and row["variant"] in ("", "-", None):
-            runs.append({"model": row["model"], "seed": row["seed"], "val_loss": [e["val_loss"] for e in row["history"]],
-                         "best_val_loss": row["val_loss"], "best_val_accuracy": row["val_accuracy"],
-                         "device": row["device"], "torch": row["torch"]})
+    runs = [{"model": row["model"], "seed": row["seed"], "val_loss": [e["val_loss"] for e in row["history"]],
+             "best_val_loss": row["val_loss"], "best_val_accuracy": row["val_accuracy"],
+             "device": row["device"], "torch": row["torch"]}
+            for row in load_rows(table) if row["model"] in MODELS and row["loop"] == "engine" and not row["variant"]]
     return sorted(runs, key=lambda run: (MODELS.index(run["model"]), run["seed"]))
 
 
@@ -112,12 +109,12 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=Path, default=ROWS, help="the assignment table's rows")
+    parser.add_argument("--table", type=Path, default=TABLE, help="the assignment table's results folder")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    runs = load_runs(args.rows)
+    runs = load_runs(args.table)
     if not runs:
-        raise SystemExit(f"no rows of {', '.join(MODELS)} under {args.rows}; run the assignment table first")
+        raise SystemExit(f"no rows of {', '.join(MODELS)} under {args.table}; run the assignment table first")
     networks = summarise(runs)
     machine = "; ".join(sorted({f"{run['device']}, torch {run['torch']}" for run in runs}))
     markdown = render(networks, machine)

@@ -30,6 +30,7 @@ from typing import Any, Callable
 import torch
 
 from mmzoo.data import depth_to_xyza
+from mmzoo.bench import load_rows
 from mmzoo.bench.report import epochs_text, write_result
 from mmzoo.data.tensors import FusionTensors
 from mmzoo.train.data import recipe_frames, recipe_tensors
@@ -86,7 +87,8 @@ class _Stop(Exception):
 def train_first_epochs(model: str, variant: str, seed: int, epochs: int) -> dict[str, Any]:
     """The exact recipe's first ``epochs`` epochs of ``model`` at ``seed`` on frames changed by ``variant``."""
     recipe = get_recipe("assignment", seed=seed)
-    frames, tensors = recipe_frames(recipe), recipe_tensors(recipe)
+    frames = recipe_frames(recipe)
+    tensors = recipe_tensors(recipe, frames=frames)
     data = tuple(VARIANTS[variant](t, f) for t, f in zip(tensors, frames))
     history: list[dict[str, Any]] = []
 
@@ -123,15 +125,11 @@ def frame_statistics() -> dict[str, Any]:
     }
 
 
-def assignment_rows(rows: Path = RESULTS / "assignment" / "rows") -> list[dict[str, Any]]:
+def assignment_rows(table: Path = RESULTS / "assignment") -> list[dict[str, Any]]:
     """The unchanged frames' runs: the assignment table's engine rows of the two networks."""
-    runs = []
-    for path in sorted(rows.glob("*--engine*.json")):
-        row = json.loads(path.read_text())
-        if row["model"] in MODELS and row["variant"] in ("", "-", None):
-            runs.append({"model": row["model"], "variant": "v1.0 (unchanged)", "seed": row["seed"],
-                         "val_loss": [e["val_loss"] for e in row["history"]]})
-    return runs
+    return [{"model": row["model"], "variant": "v1.0 (unchanged)", "seed": row["seed"],
+             "val_loss": [e["val_loss"] for e in row["history"]]}
+            for row in load_rows(table) if row["model"] in MODELS and row["loop"] == "engine" and not row["variant"]]
 
 
 def summarise(runs: list[dict[str, Any]], epochs: int) -> list[dict[str, Any]]:

@@ -96,10 +96,15 @@ def recipe_tensors(
     recipe: Recipe,
     data_dir: str | Path | None = None,
     device: torch.device | str | None = None,
+    frames: tuple[Frames, Frames] | None = None,
 ) -> tuple[FusionTensors, FusionTensors]:
-    """``(train, val)`` tensors for ``recipe`` (the frames of :func:`recipe_frames`, LiDAR as the recipe's xyza)."""
+    """``(train, val)`` tensors for ``recipe`` (the frames of :func:`recipe_frames`, LiDAR as the recipe's xyza).
+
+    ``frames``: the ``(train, val)`` frames :func:`recipe_frames` gave for this recipe, when the caller holds
+    them already (they are not generated or read a second time).
+    """
     target = _target(recipe)
-    parts = recipe_frames(recipe, data_dir)
+    parts = frames if frames is not None else recipe_frames(recipe, data_dir)
     return tuple(
         to_tensors(frames, lidar="xyza", formula=recipe.lidar_formula, target=target, device=device)
         for frames in parts

@@ -148,8 +148,11 @@ def test_frame_properties_change_one_property_and_count_the_runs(repo_script, tm
     script = repo_script("benchmarks/frame_properties.py")
     monkeypatch.setattr(script, "get_recipe", lambda name, **kw: get_recipe(name, train_frames=64, val_frames=32, **kw))
     recipe = script.get_recipe("assignment")
-    frames, tensors = script.recipe_frames(recipe), script.recipe_tensors(recipe)
+    frames = script.recipe_frames(recipe)
+    tensors = script.recipe_tensors(recipe, frames=frames)
     train, train_frames = tensors[0], frames[0]
+    generated = script.recipe_tensors(recipe)[0]  # the frames given are the recipe's own: the same tensors
+    assert torch.equal(train.rgb, generated.rgb) and torch.equal(train.lidar, generated.lidar)
     blank = script.camera_blank(train, train_frames)
     assert blank.rgb[:, :3].max() == 0 and torch.equal(blank.rgb[:, 3], train.rgb[:, 3])
     origin = script.no_return_at_origin(train, train_frames)
