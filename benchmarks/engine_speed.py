@@ -24,13 +24,13 @@ from mmzoo.train.reference import reference_fit
 from mmzoo.train.resources import device_name, resolve_device
 
 CONFIGS = {
-    "nchw": {"channels_last": False, "cuda_graphs": False},
-    "eager": {"cuda_graphs": False},
+    "nchw": {"channels_last": False, "cuda_graphs": False, "amp": None},
+    "eager": {"cuda_graphs": False, "amp": None},
     "bf16": {"amp": "bf16", "cuda_graphs": False},
-    "cuda-graphs": {"cuda_graphs": True},
+    "cuda-graphs": {"cuda_graphs": True, "amp": None},
     "cuda-graphs-bf16": {"cuda_graphs": True, "amp": "bf16"},
-    "compile": {"compile": True},
-    "compile-reduce-overhead": {"compile": "reduce-overhead"},
+    "compile": {"compile": True, "amp": None},
+    "compile-reduce-overhead": {"compile": "reduce-overhead", "amp": None},
 }
 
 

@@ -54,7 +54,7 @@ def train_one(model: str, loop: str, seed: int) -> dict[str, Any]:
     recipe = get_recipe("assignment", seed=seed)
     start = time.perf_counter()
     if loop == "engine":
-        result = fit(model, recipe, data=recipe_tensors(recipe), options=EngineOptions(device="cpu", progress=False))
+        result = fit(model, recipe, data=recipe_tensors(recipe), options=EngineOptions(device="cpu", progress=False, amp=None))
         history = result.history
     else:
         history = reference_fit(model, recipe, *recipe_frames(recipe))["history"]

@@ -99,7 +99,7 @@ def train_first_epochs(model: str, variant: str, seed: int, epochs: int) -> dict
 
     start = time.perf_counter()
     try:
-        fit(model, recipe, data=data, options=EngineOptions(device="cpu", progress=False), on_epoch=record)
+        fit(model, recipe, data=data, options=EngineOptions(device="cpu", progress=False, amp=None), on_epoch=record)
     except _Stop:
         pass
     return {"model": model, "variant": variant, "seed": seed, "val_loss": [e["val_loss"] for e in history],

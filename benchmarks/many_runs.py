@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     recipe = get_recipe("assignment", train_frames=args.train_frames, val_frames=args.val_frames, epochs=args.epochs)
     data = recipe_tensors(recipe)
     # channels_last off for both: fit_many feeds NCHW (vmap adds the run dimension), so like is compared with like.
-    options = EngineOptions(device=args.device, progress=False, channels_last=False)
+    options = EngineOptions(device=args.device, progress=False, channels_last=False, amp=None)
     kwargs = {"lidar_scale": 0.02}
 
     def together() -> list[float]:

@@ -1,15 +1,17 @@
 """The engine against the notebook-style loop, like with like: the same model, seed, data and recipe, measured
 side by side in one process, interleaved (the order rotates from seed to seed) so that load on the machine hits
-all of them. The engine runs in float32 and, on a CPU with bf16 hardware, also with bf16 autocast. Writes one
-JSON with every run and the per-seed and median ratios.
+all of them. The engine runs in float32 (``amp=None``) and, on a CPU with bf16 hardware, also in what
+``amp="auto"`` (its default) picks for the model there. Writes one JSON with every run and the per-seed and median
+ratios.
 
     python benchmarks/speed_ratio.py --seeds 51 52 53 --set epochs=4 --out benchmarks/results/speed-ratio
 
 The notebook-style loop is ``mmzoo.train.reference.reference_fit``: one ``DataLoader`` process
 (``num_workers=0``) building each sample from the frames in Python, plain Adam, NCHW, validation in batches of
 the training size without ``no_grad``, as the notebooks ran. The engine is ``mmzoo.train.fit`` with its default
-options. The ratio compares training plus validation time (the history's ``train_time_s + eval_time_s``), not
-data generation, which both share. Resumable: a finished seed in the output is not run again.
+options but the precision. The ratio compares training plus validation time (the history's ``train_time_s +
+eval_time_s``), not data generation, which both share. Resumable: a finished seed in the output is not run again;
+an output measured on another machine is refused (pass another ``--out``).
 """
 from __future__ import annotations
 
@@ -51,8 +53,8 @@ def run_reference(model: str, recipe, model_kwargs: dict) -> dict:
 
 
 LOOPS = {
-    "engine": lambda model, recipe, kwargs: run_engine(model, recipe, kwargs),
-    "engine-bf16": lambda model, recipe, kwargs: run_engine(model, recipe, kwargs, amp="bf16"),
+    "engine-fp32": lambda model, recipe, kwargs: run_engine(model, recipe, kwargs),
+    "engine-auto": lambda model, recipe, kwargs: run_engine(model, recipe, kwargs, amp="auto"),
     "reference": run_reference,
 }
 
@@ -104,11 +106,14 @@ def main() -> None:
     done = json.loads(out.read_text()) if out.exists() else {"runs": []}
     machine = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__.split("+")[0],
                "python": platform.python_version(), "bf16_hardware": cpu_bf16_hardware()}
+    if done["runs"] and done["machine"] != machine:
+        raise SystemExit(f"{out} was measured on {done['machine']}, not on this machine ({machine}); a ratio pairs "
+                         f"runs of one machine: pass another --out (or remove the file to replace it)")
     for position, seed in enumerate(args.seeds):
         recipe = get_recipe(args.recipe, seed=seed).override(args.set)
         if any(r["seed"] == seed and r["recipe"] == recipe.to_dict() for r in done["runs"]):
             continue
-        loops = list(LOOPS) if cpu_bf16_hardware() != "none" else ["engine", "reference"]
+        loops = list(LOOPS) if cpu_bf16_hardware() != "none" else ["engine-fp32", "reference"]
         order = loops[position % len(loops):] + loops[:position % len(loops)]
         pair = {}
         for loop in order:

@@ -25,16 +25,20 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mmzoo.bench.report import write_reports
 from mmzoo.bench.tables import BenchTable, get_table
 from mmzoo.train.distributed import rank_and_world, single_process_env
+from mmzoo.train.precision import resolve_precision
 from mmzoo.train.recipes import get_recipe
 from mmzoo.train.resources import resolve_device
 from mmzoo.utils.files import atomic_write_json
 
-__all__ = ["run_table", "table_jobs", "load_rows", "rows_of", "row_identity", "identity_key", "shard_from_env"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["run_table", "table_jobs", "table_options", "table_overrides", "engine_amp", "load_rows", "rows_of", "row_identity", "identity_key", "shard_from_env"]
 
 
 def shard_from_env() -> tuple[int, int]:
@@ -55,14 +59,39 @@ def row_identity(job: dict[str, Any], options: dict[str, Any] | None = None,
                  data_dir: str | Path | None = None) -> dict[str, Any]:
     """Everything that changes a row's result: model, loop, recipe (seed included), model arguments, data source,
     precision, compilation and the kind of device. A finished row is reused, and a run folder resumed, only by a
-    job of the same identity."""
+    job of the same identity. The precision is the one ``amp`` resolves to for this row on this machine (``"bf16"``
+    or None), so that ``amp="auto"`` rows are told apart by what they ran."""
     options = options or {}
+    device = resolve_device(options.get("device", "auto"))
     return {
         "model": job["model"], "loop": job["loop"], "recipe": job["recipe"], "model_kwargs": job["model_kwargs"],
         "data": None if data_dir is None else str(Path(data_dir).expanduser().resolve()),
-        "amp": options.get("amp"), "compile": options.get("compile", False),
-        "device": resolve_device(options.get("device", "auto")).type,
+        "amp": engine_amp(options.get("amp"), device, job["model"]) if job["loop"] == "engine" else None,
+        "compile": options.get("compile", False),
+        "device": device.type,
     }
+
+
+def engine_amp(amp: str | None, device: torch.device, model: str) -> str | None:
+    """What ``amp`` trains ``model`` in on ``device``: ``"bf16"`` or None (float32); ``"auto"`` is resolved
+    (an explicit ``"bf16"`` stays, to fail in the worker with the reason where the hardware lacks it)."""
+    if amp != "auto":
+        return amp
+    return None if resolve_precision(amp, device, model)[0] is None else "bf16"
+
+
+def table_options(table: BenchTable, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The workers' engine options: ``options`` with the table's precision where they name none."""
+    return {"amp": table.amp, **(options or {})}
+
+
+def table_overrides(table: BenchTable, options: dict[str, Any]) -> tuple[str, ...]:
+    """The table's recipe changes on this machine: its ``bf16_overrides`` when every engine row trains in bf16."""
+    if not table.bf16_overrides:
+        return table.overrides
+    device = resolve_device(options.get("device", "auto"))
+    bf16 = all(engine_amp(options.get("amp"), device, model) == "bf16" for model in table.models)
+    return table.bf16_overrides if bf16 else table.overrides
 
 
 def identity_key(identity: dict[str, Any]) -> str:
@@ -82,7 +111,8 @@ def table_jobs(
 ) -> list[dict[str, Any]]:
     """The jobs (one per row) of ``table``, with the recipe resolved, ``model_kwargs`` added to the table's, and
     optional filters applied; each job carries its :func:`row_identity` and a name that includes its key."""
-    recipe = get_recipe(table.recipe).override([*table.overrides, *overrides])
+    options = table_options(table, options)
+    recipe = get_recipe(table.recipe).override([*table_overrides(table, options), *overrides])
     kwargs = {**table.model_kwargs, **(model_kwargs or {})}
     jobs = []
     for job in table.jobs():
@@ -244,9 +274,10 @@ def run_table(
     from tqdm.auto import tqdm
 
     table = table if isinstance(table, BenchTable) else get_table(table)
+    options = table_options(table, options)
     rank, world = shard if shard is not None else shard_from_env()
     table_dir = Path(out_dir) / table.name
-    settings = {"model_kwargs": model_kwargs, "options": options or {}, "data_dir": data_dir}
+    settings = {"model_kwargs": model_kwargs, "options": options, "data_dir": data_dir}
     jobs = table_jobs(table, tuple(overrides), models, seeds, **settings)
     if not jobs:
         raise ValueError(f"no rows of table {table.name!r} match models={models} seeds={seeds}")
@@ -263,7 +294,7 @@ def run_table(
             bar.update(1)
             _report(table, table_dir, reported)
 
-        failed = _run_rows(pending, tuple(devices), options or {}, finished)
+        failed = _run_rows(pending, tuple(devices), options, finished)
     paths = _report(table, table_dir, reported)
     if failed:
         raise RuntimeError(f"{len(failed)} benchmark row(s) failed: {', '.join(failed)}; their errors are printed above")

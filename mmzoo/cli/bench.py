@@ -16,7 +16,7 @@ from pathlib import Path
 from mmzoo.bench.harness import run_table
 from mmzoo.bench.tables import TABLES, get_table
 from mmzoo.cli.options import add_shared_options, split_settings
-from mmzoo.cli.train import add_engine_arguments
+from mmzoo.cli.train import add_engine_arguments, amp_from_args
 
 __all__ = ["register"]
 
@@ -30,8 +30,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     name = "quick" if args.quick else args.table
     table = get_table(name)
     overrides, model_kwargs = split_settings(args.settings, args.models or table.models)
-    options = {"device": args.device, "channels_last": args.channels_last, "amp": args.amp, "compile": args.compile,
+    options = {"device": args.device, "channels_last": args.channels_last, "compile": args.compile,
                "cuda_graphs": args.cuda_graphs}
+    if args.amp is not None:  # otherwise the table's precision
+        options["amp"] = amp_from_args(args)
     if args.threads:
         options["threads"] = args.threads
     paths = run_table(

@@ -93,7 +93,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         run_dir = args.run_dir.format(model=name) if args.run_dir else None
         result = export_weights(
             name, args.recipe, args.tag, args.out, run_dir=run_dir, overrides=overrides,
-            options=EngineOptions(device=args.device, progress=not args.json), index=index, org=args.org,
+            options=EngineOptions(device=args.device, progress=not args.json, amp=None), index=index, org=args.org,
             model_kwargs=model_kwargs,
         )
         weight = result.weight

@@ -19,7 +19,8 @@ from mmzoo.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from mmzoo.train.engine import EngineOptions, fit
 from mmzoo.train.recipes import RECIPES, Recipe, get_recipe
 
-__all__ = ["register", "add_recipe_arguments", "add_engine_arguments", "recipe_from_args", "options_from_args"]
+__all__ = ["register", "add_recipe_arguments", "add_engine_arguments", "amp_from_args", "recipe_from_args", "options_from_args",
+           "AMP_CHOICES"]
 
 INTERRUPTED = 130  # 128 + SIGINT
 
@@ -32,9 +33,10 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, default: str = "assign
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """Speed flags (they never change what is trained, only how fast); ``--device`` is a shared option."""
-    parser.add_argument("--amp", choices=["bf16", "auto"],
-                        help="bfloat16 autocast (a GPU, or a CPU with bf16 hardware), or auto: what this hardware "
-                             "trains fastest at equal accuracy (default: float32)")
+    parser.add_argument("--amp", choices=sorted(AMP_CHOICES),
+                        help="precision: auto (bf16 where this hardware and architecture measured faster at equal "
+                             "accuracy, else float32), bf16 (autocast; a GPU or a CPU with bf16 hardware) or fp32 "
+                             "(default: auto for mmzoo train, the table's for mmzoo bench)")
     parser.add_argument(
         "--compile", nargs="?", const=True, default=False, metavar="MODE",
         help="torch.compile the model; optional mode, e.g. reduce-overhead (pays on long CUDA runs)",
@@ -48,6 +50,15 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
 
 
+#: ``--amp`` values and the ``EngineOptions.amp`` each stands for.
+AMP_CHOICES = {"auto": "auto", "bf16": "bf16", "fp32": None}
+
+
+def amp_from_args(args: argparse.Namespace, default: str | None = "auto") -> str | None:
+    """``EngineOptions.amp`` for ``--amp`` (``default`` when the flag is not given)."""
+    return default if args.amp is None else AMP_CHOICES[args.amp]
+
+
 def recipe_from_args(args: argparse.Namespace, models: list[str]) -> tuple[Recipe, dict]:
     """The recipe with ``--set``'s recipe fields applied, and ``--set``'s model arguments (checked for ``models``)."""
     overrides, model_kwargs = split_settings(args.settings, models)
@@ -56,7 +67,7 @@ def recipe_from_args(args: argparse.Namespace, models: list[str]) -> tuple[Recip
 
 def options_from_args(args: argparse.Namespace, progress: bool = True) -> EngineOptions:
     return EngineOptions(
-        device=args.device, channels_last=args.channels_last, amp=args.amp, compile=args.compile,
+        device=args.device, channels_last=args.channels_last, amp=amp_from_args(args), compile=args.compile,
         cuda_graphs=args.cuda_graphs, threads=args.threads, progress=progress,
     )
 

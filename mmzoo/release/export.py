@@ -114,7 +114,7 @@ def export_weights(
     run_path = Path(run_dir) if run_dir is not None else None
     reused = _finished(run_path, recipe_obj.epochs)
     train, val = recipe_tensors(recipe_obj)
-    options = options or EngineOptions(progress=False)
+    options = options or EngineOptions(progress=False, amp=None)
     result = fit(arch, recipe_obj, data=(train, val), run_dir=run_path, options=options, **(model_kwargs or {}))
     out = Path(out).expanduser()
     index_path = default_index_path(out) if index is True else (Path(index) if index else None)

@@ -79,7 +79,7 @@ class EngineOptions:
 
     device: str = "auto"
     channels_last: bool = True
-    amp: str | None = None
+    amp: str | None = "auto"
     compile: bool | str = False
     cuda_graphs: bool | None = None
     eval_batch_size: int = 512
@@ -104,9 +104,10 @@ class EngineOptions:
             raise ValueError("cuda_graphs needs a CUDA device and a single process (not DDP); turn it off")
         return applies if self.cuda_graphs is None else self.cuda_graphs
 
-    def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
-        """The autocast dtype on ``device`` (None: float32); see :func:`mmzoo.train.precision.resolve_precision`."""
-        return resolve_precision(self.amp, device)[0]
+    def autocast_dtype(self, device: torch.device, arch: str | None = None) -> torch.dtype | None:
+        """The autocast dtype for ``arch`` on ``device`` (None: float32); see
+        :func:`mmzoo.train.precision.resolve_precision`."""
+        return resolve_precision(self.amp, device, arch)[0]
 
 
 @dataclass
@@ -187,11 +188,11 @@ def _set_up(model: str | nn.Module, recipe: Recipe, data: tuple[FusionTensors, F
             options: EngineOptions, context: DistributedContext, model_kwargs: dict[str, Any]) -> Session:
     """Build the seeded model, move it and the data to the device, and build the optimiser and schedule."""
     device = context.device
-    autocast_dtype = options.autocast_dtype(device)
     train, val = data
     steps = _check_split(recipe, train, val, context)
     if isinstance(model, str):
         model = build_model(model, recipe, train.target.shape[1], **model_kwargs)
+    autocast_dtype = options.autocast_dtype(device, getattr(model, "arch_name", None))
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     train, val = train.to(device), val.to(device)
@@ -306,7 +307,8 @@ def fit(
     session.model.eval()
     barrier(context)  # every rank returns after rank 0 has written its last checkpoint
     return FitResult(session.model, recipe, state.history, state.best_epoch, dict(state.best), str(context.device),
-                     identity, context.rank, context.world_size, resolve_precision(options.amp, context.device)[1])
+                     identity, context.rank, context.world_size,
+                     resolve_precision(options.amp, context.device, getattr(session.model, "arch_name", None))[1])
 
 
 def _train_epochs(session: Session, state: RunState, run_dir: str | Path | None, identity: dict[str, Any],

@@ -90,7 +90,7 @@ def fit_many(
             histories[k].append(record)
             if recipe.select == "last" or metrics["loss"] < best[k][0]:
                 best[k] = (metrics["loss"], epoch, metrics, cpu_state(model))
-    precision = resolve_precision(options.amp, device)[1]
+    precision = resolve_precision(options.amp, device, getattr(models[0], "arch_name", None))[1]
     results = []
     for k, model in enumerate(models):
         model.load_state_dict(best[k][3])
@@ -114,7 +114,7 @@ class _Group:
         self.optimizer = make_optimizer(list(self.params.values()), self.recipe, fused=True)
         self.scheduler = make_scheduler(self.optimizer, self.recipe, self.steps)
         self.generators = [torch.Generator().manual_seed(r.seed) for r in recipes]
-        self.autocast_dtype = options.autocast_dtype(device)
+        self.autocast_dtype = options.autocast_dtype(device, getattr(models[0], "arch_name", None))
         self.eval_batch_size = options.eval_batch_size
         base = copy.deepcopy(models[0]).to("meta")
         # The range check reads a value (not possible under vmap); FusionTensors hold RGB in [0, 1] by construction.

@@ -4,8 +4,9 @@ A CPU runs bf16 matrix products in hardware only with AMX tiles (Intel Sapphire 
 AVX512-BF16 dot-product instructions (Intel Cooper Lake, AMD Zen 4 and later); elsewhere oneDNN emulates them and
 bf16 is slower than float32. The capability is asked of torch (which asks the CPU), never guessed from the vendor.
 
-``amp="auto"`` decides by :data:`AUTO_PRECISION`, a table of what measured faster at equal accuracy; every run
-records the precision it used and why.
+``amp="auto"`` (the engine's default) decides by two tables of measurements: :data:`AUTO_PRECISION`, what each
+kind of hardware trains fastest, and :data:`BF16_PARITY`, the architectures whose bf16 training measured as
+accurate as float32's. Every run records the precision it used and why.
 
 >>> resolve_precision(None, torch.device("cpu"))
 (None, 'float32 (amp=None)')
@@ -14,13 +15,19 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["AUTO_PRECISION", "cpu_bf16_hardware", "resolve_precision"]
+__all__ = ["AUTO_PRECISION", "BF16_PARITY", "cpu_bf16_hardware", "resolve_precision"]
 
 #: What ``amp="auto"`` picks per kind of hardware. A GPU stays in float32: bf16 autocast was not faster for
-#: these small networks on an H100. CPUs with AMX tiles train in bf16. AVX512-BF16 alone stays in float32: there
-#: bf16 trained faster, but its accuracy over seeds did not stay within float32's spread
-#: (benchmarks/results/speed-ratio/results.json, written by benchmarks/speed_ratio.py).
-AUTO_PRECISION: dict[str, str | None] = {"cuda": None, "amx": "bf16", "avx512_bf16": None, "none": None}
+#: these small networks on an H100. CPUs with bf16 matrix hardware (AMX tiles or AVX512-BF16) train in bf16,
+#: which ran 1.6-2x faster than float32 (benchmarks/results/speed-ratio/results.json), for the architectures of
+#: :data:`BF16_PARITY`.
+AUTO_PRECISION: dict[str, str | None] = {"cuda": None, "amx": "bf16", "avx512_bf16": "bf16", "none": None}
+
+#: The architectures whose bf16 training held accuracy parity with float32: the scaled assignment table (three
+#: seeds) under bf16 autocast, its mean validation accuracy within float32's mean ± one standard deviation
+#: (benchmarks/results/precision-parity/results.json, by benchmarks/precision_parity.py). ``amp="auto"`` keeps
+#: every other architecture in float32, since for those equal accuracy is not measured (or failed).
+BF16_PARITY: frozenset[str] = frozenset()
 
 
 def cpu_bf16_hardware() -> str:
@@ -33,8 +40,12 @@ def cpu_bf16_hardware() -> str:
     return "none"
 
 
-def resolve_precision(amp: str | None, device: torch.device) -> tuple[torch.dtype | None, str]:
+def resolve_precision(amp: str | None, device: torch.device, arch: str | None = None
+                      ) -> tuple[torch.dtype | None, str]:
     """The autocast dtype (None: float32) for ``amp`` on ``device``, and the reason, for the run's record.
+
+    ``arch`` is the registered architecture being trained: ``amp="auto"`` picks bf16 only for those of
+    :data:`BF16_PARITY` (None: decide by the hardware alone).
 
     Raises:
         ValueError: an unknown ``amp``, or ``"bf16"`` on a CPU without bf16 hardware (it would be emulated).
@@ -45,9 +56,11 @@ def resolve_precision(amp: str | None, device: torch.device) -> tuple[torch.dtyp
         raise ValueError(f"amp={amp!r}; use None (float32), 'bf16' or 'auto'")
     hardware = "cuda" if device.type == "cuda" else cpu_bf16_hardware()
     if amp == "auto":
-        chosen = AUTO_PRECISION.get(hardware)
-        dtype = torch.bfloat16 if chosen == "bf16" else None
-        return dtype, f"{'bf16 autocast' if dtype else 'float32'} (amp=auto on {hardware})"
+        if AUTO_PRECISION.get(hardware) != "bf16":
+            return None, f"float32 (amp=auto on {hardware})"
+        if arch is not None and arch not in BF16_PARITY:
+            return None, f"float32 (amp=auto on {hardware}: {arch} has no measured bf16 accuracy parity)"
+        return torch.bfloat16, f"bf16 autocast (amp=auto on {hardware})"
     if hardware == "none":
         raise ValueError("amp='bf16' on a CPU without bf16 matrix hardware (no AMX, no AVX512-BF16) would be "
                          "emulated and slower than float32; train with amp=None or amp='auto'")

@@ -152,9 +152,12 @@ def test_a_rows_identity_is_everything_that_changes_its_result(tmp_path):
         table_jobs(TINY, ("epochs=3",)),
         table_jobs(TINY, model_kwargs={"lidar_scale": 0.05}),
         table_jobs(TINY, data_dir=tmp_path),
-        table_jobs(TINY, options={"amp": "bf16"}),
+        [job for job in table_jobs(TINY, options={"amp": "bf16"}) if job["loop"] == "engine"],
         table_jobs(TINY, options={"compile": True}),
     ]
+    # The notebook-style loop trains in float32 whatever the engine's precision: the same row.
+    assert ({j["key"] for j in table_jobs(TINY, options={"amp": "bf16"}) if j["loop"] == "reference"}
+            == {j["key"] for j in base if j["loop"] == "reference"})
     for jobs in variants:
         assert not keys & {job["key"] for job in jobs}
         assert not {j["name"] for j in base} & {j["name"] for j in jobs}
@@ -197,3 +200,25 @@ def test_a_bf16_row_is_compared_with_the_bf16_ceiling(monkeypatch):
     assert asked == [torch.bfloat16, torch.bfloat16]
     assert row["dtype"] == "bfloat16 autocast" and row["precision"].startswith("bf16 autocast (amp=bf16 on ")
     assert row["fraction_of_peak"] == pytest.approx(row["achieved_gflops_s"] / row["matmul_gflops_s"])
+
+
+def test_a_table_spends_bf16_savings_only_when_every_engine_row_trains_in_bf16(monkeypatch):
+    from dataclasses import replace
+
+    from mmzoo.train import precision
+
+    table = replace(TINY, amp="auto", bf16_overrides=("train_frames=96", "val_frames=32", "epochs=3"))
+    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "avx512_bf16")
+    monkeypatch.setattr(precision, "BF16_PARITY", frozenset(table.models))
+    fast = table_jobs(table, options={"device": "cpu"})
+    assert {job["recipe"]["epochs"] for job in fast} == {3}  # the reference loop trains the same recipe
+    assert {job["identity"]["amp"] for job in fast if job["loop"] == "engine"} == {"bf16"}
+    assert {job["identity"]["amp"] for job in fast if job["loop"] == "reference"} == {None}
+    monkeypatch.setattr(precision, "BF16_PARITY", frozenset(table.models[:1]))  # one row stays float32
+    assert {job["recipe"]["epochs"] for job in table_jobs(table, options={"device": "cpu"})} == {2}
+    monkeypatch.setattr(precision, "BF16_PARITY", frozenset(table.models))
+    asked_fp32 = table_jobs(table, options={"device": "cpu", "amp": None})  # the caller's precision wins
+    assert {job["recipe"]["epochs"] for job in asked_fp32} == {2}
+    assert {job["identity"]["amp"] for job in asked_fp32} == {None}
+    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "none")
+    assert {job["recipe"]["epochs"] for job in table_jobs(table, options={"device": "cpu"})} == {2}

@@ -94,6 +94,25 @@ def test_precision_is_resolved_from_the_hardware_and_recorded(monkeypatch):
         precision.resolve_precision("fp16", cpu)
 
 
+@pytest.mark.parametrize("hardware", ["amx", "avx512_bf16"])
+def test_auto_trains_in_bf16_only_the_architectures_measured_at_parity(monkeypatch, hardware):
+    import torch
+
+    from mmzoo.train import EngineOptions, precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: hardware)
+    monkeypatch.setattr(precision, "BF16_PARITY", frozenset({"late_fusion"}))
+    assert precision.resolve_precision("auto", cpu, "late_fusion")[0] is torch.bfloat16
+    dtype, reason = precision.resolve_precision("auto", cpu, "intermediate_add")
+    assert dtype is None and "intermediate_add has no measured bf16 accuracy parity" in reason
+    assert precision.resolve_precision("bf16", cpu, "intermediate_add")[0] is torch.bfloat16  # asked for: given
+    assert precision.resolve_precision("auto", torch.device("cuda"), "late_fusion")[0] is None  # GPUs: float32
+    options = EngineOptions()
+    assert options.amp == "auto" and options.autocast_dtype(cpu, "late_fusion") is torch.bfloat16
+
+
+
 @pytest.mark.skipif(__import__("mmzoo.train.precision").train.precision.cpu_bf16_hardware() == "none",
                     reason="this CPU has no bf16 matrix hardware")
 def test_bf16_training_on_a_cpu_with_bf16_hardware_runs_and_says_so():

@@ -1,0 +1,43 @@
+"""bf16 vs float32 on the scaled assignment table: the parity rule, and ``amp="auto"`` bound to its result."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+RESULT = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "precision-parity" / "results.json"
+
+
+def test_parity_is_the_float32_spread_but_never_narrower_than_one_frame(repo_script):
+    parity = repo_script("benchmarks/precision_parity.py").parity
+    frame = 1 / 400
+    assert parity([1.0, 1.0, 1.0], [0.9975, 1.0, 1.0], frame)["holds"]  # 1/3 frame off: within one frame
+    assert not parity([1.0, 1.0, 1.0], [0.99, 0.99, 1.0], frame)["holds"]  # 2.7 frames off a zero spread
+    wide = parity([0.90, 1.0, 0.95], [0.93, 0.93, 0.93], frame)
+    assert wide["holds"] and wide["band"] == pytest.approx(0.05)
+    assert not parity([0.90, 1.0, 0.95], [0.85, 0.88, 0.87], frame)["holds"]
+
+
+def test_auto_trains_in_bf16_exactly_the_architectures_that_held_parity():
+    from mmzoo.train.precision import BF16_PARITY
+
+    if not RESULT.exists():
+        assert not BF16_PARITY, "bf16 parity claimed without a committed measurement"
+        return
+    models = json.loads(RESULT.read_text())["models"]
+    assert all("holds" in m for m in models), "the comparison is incomplete: measure every row first"
+    assert BF16_PARITY == {m["model"] for m in models if m["holds"]}
+
+
+def test_the_published_comparison_is_the_rows_and_the_docs_show_it(repo_script):
+    if not RESULT.exists():
+        pytest.skip("no bf16 vs float32 comparison committed yet")
+    script = repo_script("benchmarks/precision_parity.py")
+    result = script.compare()
+    assert result == json.loads(RESULT.read_text()), "stale: run python benchmarks/precision_parity.py --report-only"
+    published = (RESULT.parent / "results.md").read_text()
+    assert published == script.markdown(result)
+    page = (RESULT.parents[3] / "docs" / "benchmarks.md").read_text()
+    for line in published.splitlines():
+        assert line in page, f"docs/benchmarks.md lacks {line!r}"
