@@ -101,7 +101,7 @@ def test_training_from_scratch_again_gives_the_same_weights(exported, tmp_path):
 
     result = export_weights(ARCH, "assignment", "tiny_v1", tmp_path / "w", run_dir=tmp_path / "run2",
                             overrides=["train_frames=64", "val_frames=32", "epochs=1"],
-                            options=EngineOptions(device="cpu", progress=False), index=False)
+                            options=EngineOptions(device="cpu", progress=False, amp=None), index=False)
     assert result.index is None and not result.reused_run
     first = root / "weights" / f"{ARCH}.tiny_v1"
     assert (result.folder / WEIGHTS_NAME).read_bytes() == (first / WEIGHTS_NAME).read_bytes()

@@ -71,7 +71,7 @@ def _rank_main(rank: int, port: int, root: str) -> None:
     for name, run in RUNS.items():
         run_dir = _run_dir(Path(root), name, rank) if run["run_dirs"] else None
         result = fit(MODEL, get_recipe("assignment", **run["recipe"]), run_dir=run_dir,
-                     options=EngineOptions(device="cpu", progress=False))
+                     options=EngineOptions(device="cpu", progress=False, amp=None))
         results[name] = {
             "state": result.model.state_dict(), "history": result.history, "best": result.best,
             "best_epoch": result.best_epoch, "rank": result.rank, "world_size": result.world_size,
@@ -91,7 +91,7 @@ def _interrupt_after_first_epoch(record: dict) -> None:
 def job(tmp_path_factory):
     """``(per-rank results, single-process results, root folder)`` of the 2-rank job described by RUNS."""
     root = tmp_path_factory.mktemp("ddp")
-    quiet = EngineOptions(device="cpu", progress=False)
+    quiet = EngineOptions(device="cpu", progress=False, amp=None)
     # A single-process run of "resume", stopped after its first epoch's checkpoint, in rank 0's folder only.
     with pytest.raises(_Interrupt):
         fit(MODEL, get_recipe("assignment", **RUNS["resume"]["recipe"]), run_dir=_run_dir(root, "resume", 0),
@@ -233,8 +233,8 @@ def test_under_torchrun_fit_joins_the_job_unless_told_not_to(monkeypatch, tmp_pa
     monkeypatch.setenv("WORLD_SIZE", "2")  # no MASTER_ADDR: joining fails at once instead of waiting for rank 0
     recipe = get_recipe("assignment", train_frames=32, val_frames=8, epochs=1)
     with pytest.raises(ValueError, match="MASTER_ADDR"):
-        fit(MODEL, recipe, options=EngineOptions(device="cpu", progress=False))
+        fit(MODEL, recipe, options=EngineOptions(device="cpu", progress=False, amp=None))
     result = fit(MODEL, recipe, run_dir=tmp_path / "run",
-                 options=EngineOptions(device="cpu", progress=False, distributed=False))
+                 options=EngineOptions(device="cpu", progress=False, distributed=False, amp=None))
     assert (result.rank, result.world_size, len(result.history)) == (0, 1, 1)
     assert (tmp_path / "run" / "checkpoint.pt").is_file()

@@ -8,7 +8,7 @@ from mmzoo.train.engine import EngineOptions, fit
 from mmzoo.train.many import fit_many
 from mmzoo.train.recipes import get_recipe
 
-OPTIONS = EngineOptions(device="cpu", progress=False, channels_last=False)
+OPTIONS = EngineOptions(device="cpu", progress=False, channels_last=False, amp=None)
 
 
 @pytest.mark.parametrize("model, extra", [

@@ -33,7 +33,7 @@ def test_engine_and_notebook_loop_agree_over_the_first_steps():
     the final weights agree (before the engine drew the notebook's batch order, the first loss already differed)."""
     recipe = RECIPE.replace(select="last")
     engine = fit("intermediate_add_strided", recipe, data=recipe_tensors(recipe),
-                 options=EngineOptions(device="cpu", progress=False))
+                 options=EngineOptions(device="cpu", progress=False, amp=None))
     reference = reference_fit("intermediate_add_strided", recipe, *recipe_frames(recipe))
     engine_losses = [record["train_loss"] for record in engine.history]
     reference_losses = [record["train_loss"] for record in reference["history"]]
