@@ -100,7 +100,8 @@ def export_weights(
         tag: the pretrained tag (``arch.tag``).
         out: the folder that receives ``<arch>.<tag>/`` (replaced atomically if it exists).
         run_dir: the training run folder: a finished run is reused without training, an unfinished one resumed.
-        options: engine options (device...; they change how fast, not what is trained); default: no progress bar.
+        options: engine options (device...; they change how fast, not what is trained); default: float32
+            (``amp=None``, so that the weights reproduce on any CPU) and no progress bar.
         model_kwargs: constructor arguments for the model (e.g. ``{"lidar_scale": 0.02}``); they must be the ones
             the run in ``run_dir`` was trained with, or the engine refuses to resume it.
         index: True for :func:`default_index_path`, a path, or False / None to update no index.
@@ -163,6 +164,7 @@ def _training_record(result, recipe: str, recipe_obj, arch: str, tag: str, model
         "device": device,
         "device_name": hardware,
         "torch_version": torch.__version__.split("+")[0],
+        "precision": result.precision,  # float32 unless the caller's options said otherwise
         "epochs": len(result.history),
         "best_epoch": result.best_epoch,
         "train_time_s": round(result.train_time_s, 1),
