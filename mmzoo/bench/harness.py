@@ -38,7 +38,7 @@ from mmzoo.utils.files import atomic_write_json
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["run_table", "table_jobs", "table_options", "table_overrides", "engine_amp", "load_rows", "rows_of", "row_identity", "identity_key", "shard_from_env"]
+__all__ = ["run_table", "table_jobs", "table_options", "spends_bf16_savings", "engine_amp", "load_rows", "rows_of", "row_identity", "identity_key", "shard_from_env"]
 
 
 def shard_from_env() -> tuple[int, int]:
@@ -85,13 +85,12 @@ def table_options(table: BenchTable, options: dict[str, Any] | None) -> dict[str
     return {"amp": table.amp, **(options or {})}
 
 
-def table_overrides(table: BenchTable, options: dict[str, Any]) -> tuple[str, ...]:
-    """The table's recipe changes on this machine: its ``bf16_overrides`` when every engine row trains in bf16."""
+def spends_bf16_savings(table: BenchTable, options: dict[str, Any]) -> bool:
+    """Whether ``table`` runs its ``bf16_overrides`` here: it has some, and every engine row trains in bf16."""
     if not table.bf16_overrides:
-        return table.overrides
+        return False
     device = resolve_device(options.get("device", "auto"))
-    bf16 = all(engine_amp(options.get("amp"), device, model) == "bf16" for model in table.models)
-    return table.bf16_overrides if bf16 else table.overrides
+    return all(engine_amp(options.get("amp"), device, model) == "bf16" for model in table.models)
 
 
 def identity_key(identity: dict[str, Any]) -> str:
@@ -112,12 +111,16 @@ def table_jobs(
     """The jobs (one per row) of ``table``, with the recipe resolved, ``model_kwargs`` added to the table's, and
     optional filters applied; each job carries its :func:`row_identity` and a name that includes its key."""
     options = table_options(table, options)
-    recipe = get_recipe(table.recipe).override([*table_overrides(table, options), *overrides])
+    bf16_budget = spends_bf16_savings(table, options)
+    recipe = get_recipe(table.recipe).override(
+        [*(table.bf16_overrides if bf16_budget else table.overrides), *overrides])
     kwargs = {**table.model_kwargs, **(model_kwargs or {})}
     jobs = []
     for job in table.jobs():
         if (models and job["model"] not in models) or (seeds and job["seed"] not in seeds):
             continue
+        if bf16_budget and job["loop"] == "reference":
+            continue  # in float32, the notebook-style loop would take longer than all of the bf16 rows
         row_recipe = recipe.replace(seed=job["seed"])
         job = {**job, "table": table.name, "variant": _variant(kwargs), "model_kwargs": dict(kwargs),
                "recipe": row_recipe.to_dict(), "task": row_recipe.task, "inference": table.inference}

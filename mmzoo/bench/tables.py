@@ -54,7 +54,9 @@ class BenchTable:
             architecture measured as fast and as accurate, :mod:`mmzoo.train.precision`) or None (float32: the
             published comparisons, so that they reproduce on any CPU and compare with the notebooks' float32).
         bf16_overrides: recipe changes that replace ``overrides`` when every engine row trains in bf16 here: the
-            time bf16 saves buys more of the recipe (empty: the same recipe in any precision).
+            time bf16 saves buys more of the recipe (empty: the same recipe in any precision). The notebook-style
+            loop's rows are left out then: in float32 they would take longer than all the bf16 rows together
+            (``benchmarks/speed_ratio.py`` measures the engine against that loop side by side).
     """
 
     name: str
@@ -125,7 +127,7 @@ QUICK = replace(
         "The assignment recipe (Adam 1e-3 cosine to 1e-6, batch 32, BCE, seed 51) shortened to 5 epochs "
         "of 640 training frames in float32, or, where all four train in bf16 (`amp=auto` on a CPU with bf16 "
         "hardware), to 8 epochs of 1,600; validated on 320; synthetic `shapes` v1.0 data; `lidar_scale=0.02`. "
-        "The notebook-style loop trains intermediate_cat on the identical recipe (in float32) for the speed ratio."
+        "In float32, the notebook-style loop trains intermediate_cat on the identical recipe for the speed ratio."
     ),
     overrides=("train_frames=640", "val_frames=320", "epochs=5"),
     # bf16 trains these networks 1.6-2x faster: the time buys the steps they need to reach about 0.95.
