@@ -82,7 +82,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {m['model']} | {epochs_text(m['seeds'])} | {epochs_text([r['accuracy'] for r in m['float32']], 4)} "
             f"| {epochs_text([r['accuracy'] for r in m['bf16']], 4)} | {m['difference']:+.4f} | ±{m['band']:.4f} "
-            f"| {'holds' if m['holds'] else '**fails**'} | {m['speedup']:.2f}x |")
+            f"| {'holds' if m['holds'] else '**fails**'} |")
     return "\n".join(lines) + "\n"
 
 

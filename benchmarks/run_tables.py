@@ -2,6 +2,7 @@
 
     python benchmarks/run_tables.py                      # every table, then docs/benchmarks.md and the README
     python benchmarks/run_tables.py --tables quick       # one table
+    python benchmarks/run_tables.py --tables quick --amp fp32 --machine fp32   # in float32, beside it
     python benchmarks/run_tables.py --docs-only          # only copy finished tables (benchmarks/update_docs.py)
     python benchmarks/run_tables.py --tables zoo-shapes --threads 1 &  # two tables at once on a 2-core CPU
     python benchmarks/run_tables.py --tables zoo-cubes --threads 1
@@ -19,6 +20,7 @@ import importlib.util
 from pathlib import Path
 
 from mmzoo.bench import TABLES, run_table
+from mmzoo.cli.train import AMP_CHOICES
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -53,6 +55,7 @@ def main() -> None:
     )
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"), help="engine checkpoints (not committed)")
     parser.add_argument("--threads", type=int, help="CPU threads per row (default: one per core)")
+    parser.add_argument("--amp", choices=sorted(AMP_CHOICES), help="precision (default: each table's own)")
     parser.add_argument("--models", nargs="+", help="measure only these models' rows (the report keeps every row)")
     parser.add_argument("--seeds", nargs="+", type=int, help="measure only these seeds' rows")
     parser.add_argument("--shard", type=_shard, metavar="R/W", help="measure rows R, R+W, ... (one process of W)")
@@ -61,7 +64,9 @@ def main() -> None:
     if not args.docs_only:
         out_dir = RESULTS / args.machine if args.machine else RESULTS
         for table in args.tables:
-            options = {"threads": args.threads} if args.threads else None
+            options = {"threads": args.threads} if args.threads else {}
+            if args.amp:
+                options["amp"] = AMP_CHOICES[args.amp]
             run_table(table, out_dir=out_dir, runs_dir=args.runs_dir, overrides=tuple(args.overrides), options=options,
                       models=tuple(args.models) if args.models else None,
                       seeds=tuple(args.seeds) if args.seeds else None, shard=args.shard)

@@ -27,7 +27,10 @@ AUTO_PRECISION: dict[str, str | None] = {"cuda": None, "amx": "bf16", "avx512_bf
 #: seeds) under bf16 autocast, its mean validation accuracy within float32's mean ± one standard deviation
 #: (benchmarks/results/precision-parity/results.json, by benchmarks/precision_parity.py). ``amp="auto"`` keeps
 #: every other architecture in float32, since for those equal accuracy is not measured (or failed).
-BF16_PARITY: frozenset[str] = frozenset()
+BF16_PARITY: frozenset[str] = frozenset({
+    "late_fusion", "intermediate_cat", "intermediate_add", "intermediate_hadamard",
+    "late_fusion_strided", "intermediate_cat_strided", "intermediate_add_strided", "intermediate_hadamard_strided",
+})
 
 
 def cpu_bf16_hardware() -> str:
