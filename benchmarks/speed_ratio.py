@@ -1,8 +1,8 @@
 """The engine against the notebook-style loop, like with like: the same model, seed, data and recipe, measured
 side by side in one process, interleaved (the order rotates from seed to seed) so that load on the machine hits
-all of them. The engine runs in float32 (``amp=None``) and, on a CPU with bf16 hardware, also in what
-``amp="auto"`` (its default) picks for the model there. Writes one JSON with every run and the per-seed and median
-ratios.
+all of them. The engine runs in float32 (``amp=None``) and, on a CPU with bf16 hardware, also under bf16 autocast
+(``amp="bf16"``); the JSON records which of the two ``amp="auto"`` (the engine's default) picks there and why.
+Writes one JSON with every run and the per-seed and median ratios.
 
     python benchmarks/speed_ratio.py --seeds 51 52 53 --set epochs=4 --out benchmarks/results/speed-ratio
 
@@ -54,7 +54,7 @@ def run_reference(model: str, recipe, model_kwargs: dict) -> dict:
 
 LOOPS = {
     "engine-fp32": lambda model, recipe, kwargs: run_engine(model, recipe, kwargs),
-    "engine-auto": lambda model, recipe, kwargs: run_engine(model, recipe, kwargs, amp="auto"),
+    "engine-bf16": lambda model, recipe, kwargs: run_engine(model, recipe, kwargs, amp="bf16"),
     "reference": run_reference,
 }
 
