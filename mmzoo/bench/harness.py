@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from mmzoo.bench.report import write_reports
 from mmzoo.bench.tables import BenchTable, get_table
 from mmzoo.train.distributed import rank_and_world, single_process_env
-from mmzoo.train.precision import resolve_precision
+from mmzoo.train.precision import SPEEDUP_ENV, cpu_bf16_hardware, cpu_bf16_speedup, resolve_precision
 from mmzoo.train.recipes import get_recipe
 from mmzoo.train.resources import resolve_device
 from mmzoo.utils.files import atomic_write_json
@@ -203,6 +203,9 @@ def _launch(job: dict[str, Any], row_path: Path, device: str | None, options: di
     # A sweep's rows are independent runs: a worker must not join the torchrun job its parent belongs to.
     env = single_process_env()
     opts = {**options, "distributed": False}
+    if opts.get("amp") == "auto" and cpu_bf16_hardware() != "none":
+        # The workers decide auto's precision on the parent's measurement: the one its row identities hold.
+        env[SPEEDUP_ENV] = repr(cpu_bf16_speedup())
     if device is not None and device.startswith("cuda:"):
         env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]  # each worker sees only its GPU, as cuda:0
         opts["device"] = "cuda"

@@ -4,23 +4,30 @@ A CPU runs bf16 matrix products in hardware only with AMX tiles (Intel Sapphire 
 AVX512-BF16 dot-product instructions (Intel Cooper Lake, AMD Zen 4 and later); elsewhere oneDNN emulates them and
 bf16 is slower than float32. The capability is asked of torch (which asks the CPU), never guessed from the vendor.
 
-``amp="auto"`` (the engine's default) decides by two tables of measurements: :data:`AUTO_PRECISION`, what each
-kind of hardware trains fastest, and :data:`BF16_PARITY`, the architectures whose bf16 training measured as
-accurate as float32's. Every run records the precision it used and why.
+``amp="auto"`` (the engine's default) trains in bf16 only where three things hold: the hardware is of a kind
+:data:`AUTO_PRECISION` allows; bf16 matrix products measure faster than float32's on this very machine
+(:func:`cpu_bf16_speedup`: CPUs that report bf16 hardware differ); and the architecture is one of
+:data:`BF16_PARITY`, whose bf16 training measured as accurate as float32's. Every run records the precision it used
+and why.
 
 >>> resolve_precision(None, torch.device("cpu"))
 (None, 'float32 (amp=None)')
 """
 from __future__ import annotations
 
+import functools
+import os
+import statistics
+import time
+
 import torch
 
-__all__ = ["AUTO_PRECISION", "BF16_PARITY", "cpu_bf16_hardware", "resolve_precision"]
+__all__ = ["AUTO_PRECISION", "BF16_PARITY", "BF16_MIN_SPEEDUP", "SPEEDUP_ENV", "cpu_bf16_hardware",
+           "cpu_bf16_speedup", "resolve_precision"]
 
-#: What ``amp="auto"`` picks per kind of hardware. A GPU stays in float32: bf16 autocast was not faster for
-#: these small networks on an H100. CPUs with bf16 matrix hardware (AMX tiles or AVX512-BF16) train in bf16,
-#: which ran 1.6-2x faster than float32 (benchmarks/results/speed-ratio/results.json), for the architectures of
-#: :data:`BF16_PARITY`.
+#: What ``amp="auto"`` may pick per kind of hardware. A GPU stays in float32: bf16 autocast was not faster for
+#: these small networks on an H100. CPUs with bf16 matrix hardware (AMX tiles or AVX512-BF16) may train in bf16 if
+#: it measures faster there (:data:`BF16_MIN_SPEEDUP`), for the architectures of :data:`BF16_PARITY`.
 AUTO_PRECISION: dict[str, str | None] = {"cuda": None, "amx": "bf16", "avx512_bf16": "bf16", "none": None}
 
 #: The architectures whose bf16 training held accuracy parity with float32: the scaled assignment table (three
@@ -31,6 +38,38 @@ BF16_PARITY: frozenset[str] = frozenset({
     "late_fusion", "intermediate_cat", "intermediate_add", "intermediate_hadamard",
     "late_fusion_strided", "intermediate_cat_strided", "intermediate_add_strided", "intermediate_hadamard_strided",
 })
+
+
+#: ``amp="auto"`` trains in bf16 on a CPU only if bf16 matrix products run at least this many times as fast as
+#: float32's there. CPUs that report bf16 hardware differ: bf16 trained an assignment network about 1.6x faster
+#: than float32 on an AMD EPYC with AVX512-BF16, and slower on an Intel Xeon that also reports AVX512-BF16
+#: (benchmarks/results/speed-ratio/results.json); the margin keeps a noisy measurement from flipping the choice.
+BF16_MIN_SPEEDUP = 1.25
+#: An environment variable holding a measured :func:`cpu_bf16_speedup`: processes that must decide alike (the
+#: benchmark harness's workers) or a user who wants to skip the measurement set it.
+SPEEDUP_ENV = "MMZOO_BF16_SPEEDUP"
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_bf16_speedup(size: int = 2048, repeats: int = 5) -> float:
+    """How many times as fast bf16 matrix products run as float32's on this CPU, with torch's threads.
+
+    Measured once per process (about a second) as the median of a few timed products, unless
+    ``$MMZOO_BF16_SPEEDUP`` holds a value. (``torch.utils.benchmark`` would take seconds to import.)
+    """
+    if os.environ.get(SPEEDUP_ENV):
+        return float(os.environ[SPEEDUP_ENV])
+    seconds = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        a @ b  # the first product pays for oneDNN's kernel selection
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - start)
+        seconds[dtype] = statistics.median(times)
+    return seconds[torch.float32] / seconds[torch.bfloat16]
 
 
 def cpu_bf16_hardware() -> str:
@@ -63,6 +102,8 @@ def resolve_precision(amp: str | None, device: torch.device, arch: str | None = 
             return None, f"float32 (amp=auto on {hardware})"
         if arch is not None and arch not in BF16_PARITY:
             return None, f"float32 (amp=auto on {hardware}: {arch} has no measured bf16 accuracy parity)"
+        if hardware != "cuda" and cpu_bf16_speedup() < BF16_MIN_SPEEDUP:
+            return None, f"float32 (amp=auto on {hardware}: bf16 matrix products are not faster on this CPU)"
         return torch.bfloat16, f"bf16 autocast (amp=auto on {hardware})"
     if hardware == "none":
         raise ValueError("amp='bf16' on a CPU without bf16 matrix hardware (no AMX, no AVX512-BF16) would be "

@@ -209,6 +209,7 @@ def test_a_table_spends_bf16_savings_only_when_every_engine_row_trains_in_bf16(m
 
     table = replace(TINY, amp="auto", bf16_overrides=("train_frames=96", "val_frames=32", "epochs=3"))
     monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "avx512_bf16")
+    monkeypatch.setattr(precision, "cpu_bf16_speedup", lambda: 2.0)
     monkeypatch.setattr(precision, "BF16_PARITY", frozenset(table.models))
     fast = table_jobs(table, options={"device": "cpu"})
     assert {job["recipe"]["epochs"] for job in fast} == {3}
@@ -221,5 +222,7 @@ def test_a_table_spends_bf16_savings_only_when_every_engine_row_trains_in_bf16(m
     assert {job["recipe"]["epochs"] for job in asked_fp32} == {2}
     assert {job["identity"]["amp"] for job in asked_fp32} == {None}
     assert {job["loop"] for job in asked_fp32} == {"engine", "reference"}
+    monkeypatch.setattr(precision, "cpu_bf16_speedup", lambda: 0.5)  # bf16 hardware that is slower here
+    assert {job["recipe"]["epochs"] for job in table_jobs(table, options={"device": "cpu"})} == {2}
     monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "none")
     assert {job["recipe"]["epochs"] for job in table_jobs(table, options={"device": "cpu"})} == {2}
