@@ -41,9 +41,10 @@ BF16_PARITY: frozenset[str] = frozenset({
 
 
 #: ``amp="auto"`` trains in bf16 on a CPU only if bf16 matrix products run at least this many times as fast as
-#: float32's there. CPUs that report bf16 hardware differ: bf16 trained an assignment network about 1.6x faster
-#: than float32 on an AMD EPYC with AVX512-BF16, and slower on an Intel Xeon that also reports AVX512-BF16
-#: (benchmarks/results/speed-ratio/results.json); the margin keeps a noisy measurement from flipping the choice.
+#: float32's there. CPUs that report bf16 hardware differ: bf16 trained an assignment network 1.6-2.0x faster
+#: than float32 on an AMD EPYC with AVX512-BF16 (benchmarks/results/speed-ratio-amd-epyc/results.json), and
+#: slower on an Intel Xeon that also reports AVX512-BF16 (benchmarks/results/speed-ratio/results.json); the
+#: margin keeps a noisy measurement from flipping the choice.
 BF16_MIN_SPEEDUP = 1.25
 #: An environment variable holding a measured :func:`cpu_bf16_speedup`: processes that must decide alike (the
 #: benchmark harness's workers) or a user who wants to skip the measurement set it.
