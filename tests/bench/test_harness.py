@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -226,3 +227,19 @@ def test_a_table_spends_bf16_savings_only_when_every_engine_row_trains_in_bf16(m
     assert {job["recipe"]["epochs"] for job in table_jobs(table, options={"device": "cpu"})} == {2}
     monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "none")
     assert {job["recipe"]["epochs"] for job in table_jobs(table, options={"device": "cpu"})} == {2}
+
+
+def test_workers_decide_auto_on_the_parents_bf16_measurement(monkeypatch, tmp_path):
+    """A worker that timed bf16 itself could decide otherwise than the row identity its parent computed."""
+    from mmzoo.bench import harness
+    from mmzoo.train import precision
+
+    launched = []
+    monkeypatch.delenv(precision.SPEEDUP_ENV, raising=False)
+    monkeypatch.setattr(harness, "cpu_bf16_hardware", lambda: "avx512_bf16")
+    monkeypatch.setattr(harness, "cpu_bf16_speedup", lambda: 0.57)
+    monkeypatch.setattr(harness.subprocess, "Popen", lambda args, env: launched.append(env) or type("P", (), {})())
+    (job,) = [j for j in table_jobs(TINY) if j["loop"] == "engine"][:1]
+    for options in ({"amp": "auto"}, {"amp": None}):
+        Path(harness._launch(job, tmp_path / "row.json", None, options).job_path).unlink()
+    assert launched[0][precision.SPEEDUP_ENV] == "0.57" and precision.SPEEDUP_ENV not in launched[1]
