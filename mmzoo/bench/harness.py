@@ -38,7 +38,8 @@ from mmzoo.utils.files import atomic_write_json
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["run_table", "table_jobs", "table_options", "spends_bf16_savings", "engine_amp", "load_rows", "rows_of", "row_identity", "identity_key", "shard_from_env"]
+__all__ = ["run_table", "table_jobs", "table_options", "spends_bf16_savings", "engine_amp", "load_rows", "rows_of",
+           "row_identity", "identity_key", "shard_from_env"]
 
 
 def shard_from_env() -> tuple[int, int]:

@@ -126,11 +126,12 @@ QUICK = replace(
     caption=(
         "The assignment recipe (Adam 1e-3 cosine to 1e-6, batch 32, BCE, seed 51) shortened to 5 epochs "
         "of 640 training frames in float32, or, where all four train in bf16 (`amp=auto` on a CPU whose bf16 "
-        "hardware is faster), to 8 epochs of 1,600; validated on 320; synthetic `shapes` v1.0 data; `lidar_scale=0.02`. "
+        "hardware is faster), to 8 epochs of 1,600; validated on 320; synthetic `shapes` v1.0 data; "
+        "`lidar_scale=0.02`. "
         "In float32, the notebook-style loop trains intermediate_cat on the identical recipe for the speed ratio."
     ),
     overrides=("train_frames=640", "val_frames=320", "epochs=5"),
-    # bf16 trains these networks 1.6-2x faster: the time buys the steps they need to reach about 0.95.
+    # Where bf16 is faster, the time it saves buys the steps these networks need to pass 0.95.
     bf16_overrides=("train_frames=1600", "val_frames=320", "epochs=8"),
     amp="auto",
     models=ASSIGNMENT_MODELS[:4],

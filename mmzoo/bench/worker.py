@@ -74,7 +74,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     options = EngineOptions(**{"progress": False, **job.get("options", {})})
     device = resolve_device(options.device)
     # The notebook loop always trains in float32; the engine in what its amp setting resolves to here.
-    autocast, precision = resolve_precision(options.amp, device, job["model"]) if job["loop"] == "engine" else (None, "float32")
+    engine = job["loop"] == "engine"
+    autocast, precision = resolve_precision(options.amp, device, job["model"]) if engine else (None, "float32")
     arithmetic = autocast or torch.float32
     ceiling = matmul_gflops(device, dtype=arithmetic)
     model, out = _train(job, recipe, options)

@@ -19,8 +19,8 @@ from mmzoo.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from mmzoo.train.engine import EngineOptions, fit
 from mmzoo.train.recipes import RECIPES, Recipe, get_recipe
 
-__all__ = ["register", "add_recipe_arguments", "add_engine_arguments", "amp_from_args", "recipe_from_args", "options_from_args",
-           "AMP_CHOICES"]
+__all__ = ["register", "add_recipe_arguments", "add_engine_arguments", "amp_from_args", "recipe_from_args",
+           "options_from_args", "AMP_CHOICES"]
 
 INTERRUPTED = 130  # 128 + SIGINT
 
@@ -104,6 +104,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         **{f"val_{key}": round(value, 6) for key, value in result.best.items()},
         "train_time_s": round(result.train_time_s, 2),
         "device": result.device,
+        "precision": result.precision,  # what amp resolved to here, and why
     }
     if result.world_size > 1:  # under torchrun every rank returns the same result; rank 0 alone reports it
         if result.rank != 0:

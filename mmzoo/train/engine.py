@@ -192,7 +192,7 @@ def _set_up(model: str | nn.Module, recipe: Recipe, data: tuple[FusionTensors, F
     steps = _check_split(recipe, train, val, context)
     if isinstance(model, str):
         model = build_model(model, recipe, train.target.shape[1], **model_kwargs)
-    autocast_dtype = options.autocast_dtype(device, getattr(model, "arch_name", None))
+    autocast_dtype, precision = resolve_precision(options.amp, device, getattr(model, "arch_name", None))
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     train, val = train.to(device), val.to(device)
@@ -211,6 +211,7 @@ def _set_up(model: str | nn.Module, recipe: Recipe, data: tuple[FusionTensors, F
         train=train, val=rows(val, *context.shard(len(val))) if context.enabled else val, val_total=len(val),
         steps=steps, share=share, share_weight=(share[1] - share[0]) * context.world_size / recipe.batch_size,
         memory_format=memory_format, autocast_dtype=autocast_dtype, eval_batch_size=options.eval_batch_size,
+        precision=precision,
     )
 
 
@@ -307,8 +308,7 @@ def fit(
     session.model.eval()
     barrier(context)  # every rank returns after rank 0 has written its last checkpoint
     return FitResult(session.model, recipe, state.history, state.best_epoch, dict(state.best), str(context.device),
-                     identity, context.rank, context.world_size,
-                     resolve_precision(options.amp, context.device, getattr(session.model, "arch_name", None))[1])
+                     identity, context.rank, context.world_size, session.precision)
 
 
 def _train_epochs(session: Session, state: RunState, run_dir: str | Path | None, identity: dict[str, Any],

@@ -88,3 +88,10 @@ def test_ctrl_c_says_what_was_kept_and_rerunning_resumes(tmp_path, capsys, monke
     monkeypatch.setattr(engine, "run_epoch", real)
     assert main(command) == 0
     assert [r["epoch"] for r in load_checkpoint(tmp_path)["history"]] == [1, 2]
+
+
+def test_train_says_which_precision_it_used_and_fp32_forces_float32(tmp_path, capsys):
+    assert main(["train", "late_fusion_strided", *TINY, "--amp", "fp32", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["precision"] == "float32 (amp=None)"
+    assert main(["train", "late_fusion_strided", *TINY, "--json"]) == 0  # the default, auto, gives its reason
+    assert "amp=auto" in json.loads(capsys.readouterr().out)["precision"]
