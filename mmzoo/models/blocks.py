@@ -9,18 +9,53 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
-__all__ = ["DOWNSAMPLE_MODES", "conv_block", "ConvEncoder", "mlp"]
+__all__ = ["DOWNSAMPLE_MODES", "ConvBlock", "conv_block", "set_pool_first", "ConvEncoder", "mlp"]
 
 DOWNSAMPLE_MODES = ("pool", "stride")
 
 
-def conv_block(in_channels: int, out_channels: int, downsample: str = "pool") -> nn.Sequential:
+class ConvBlock(nn.Sequential):
+    """The notebooks' block, ``Conv2d -> ReLU [-> MaxPool2d(2)]``, held in the notebooks' order (so printing,
+    ``state_dict`` keys and indexing are theirs) but run as ``Conv2d -> MaxPool2d(2) -> ReLU``.
+
+    Why: ReLU is non-decreasing, so ``max(relu(a), relu(b)) == relu(max(a, b))``, and pooling first gives
+    bit-identical outputs and gradients (a gradient reaches one input per window in both orders, and only where it
+    is positive) while ReLU and its backward touch a quarter of the elements. ReLU's element-wise passes were the
+    largest cost outside the convolutions of a CPU training step (``benchmarks/step_profile.py`` measures it).
+    ``pool_first = False`` (see :func:`set_pool_first`) runs the notebooks' order instead.
+    """
+
+    pool_first: bool = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self) == 3 and self.pool_first:
+            conv, relu, pool = self
+            return relu(pool(conv(x)))
+        return super().forward(x)
+
+
+def set_pool_first(model: nn.Module, enabled: bool) -> int:
+    """Run every :class:`ConvBlock` of ``model`` pool-first (``True``, the default) or in the notebooks' order
+    (``False``: what the notebook-style loop runs, so that it times the notebooks' operations). Returns how many
+    blocks it set.
+
+    >>> set_pool_first(ConvEncoder(4, [50, 100]), False)
+    2
+    """
+    blocks = [module for module in model.modules() if isinstance(module, ConvBlock)]
+    for block in blocks:
+        block.pool_first = enabled
+    return len(blocks)
+
+
+def conv_block(in_channels: int, out_channels: int, downsample: str = "pool") -> ConvBlock:
     """3x3 conv (padding 1) + ReLU, halving height and width by max-pooling or by a stride-2 convolution.
 
     >>> conv_block(4, 50)
-    Sequential(
+    ConvBlock(
       (0): Conv2d(4, 50, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
       (1): ReLU()
       (2): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
@@ -32,7 +67,7 @@ def conv_block(in_channels: int, out_channels: int, downsample: str = "pool") ->
     layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1), nn.ReLU()]
     if downsample == "pool":
         layers.append(nn.MaxPool2d(2))
-    return nn.Sequential(*layers)
+    return ConvBlock(*layers)
 
 
 class ConvEncoder(nn.Sequential):

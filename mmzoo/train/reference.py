@@ -3,8 +3,9 @@
 It does what the notebooks did: a per-sample ``Dataset`` whose ``__getitem__`` converts one frame (uint8 RGBA ->
 float, depth -> xyza) on every access, a ``DataLoader`` collating batches of 32, NCHW tensors, the default Adam,
 and validation in training-size batches *without* ``torch.no_grad()`` (the graph is built and thrown away), with
-``.item()`` after every batch. The recipe is identical to the engine's (same model initialisation, data, shuffling
-seed, schedule and checkpoint selection), so the two differ only in how the work is done.
+``.item()`` after every batch; each convolution block applies ReLU before pooling, in the notebooks' order. The
+recipe is identical to the engine's (same model initialisation, data, shuffling seed, schedule and checkpoint
+selection), so the two differ only in how the work is done.
 
 The reference is kept generous: frames come from memory, not from PNG/NPY files as in the notebooks, so the
 speed ratio it yields is a lower bound of the engine's advantage.
@@ -21,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mmzoo.data.frames import Frames
 from mmzoo.data.sensor import depth_to_xyza
+from mmzoo.models.blocks import set_pool_first
 from mmzoo.train.metrics import loss_function
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe
@@ -68,6 +70,7 @@ def reference_fit(
     val_set = NotebookDataset(val, recipe.lidar_formula, recipe.task)
     num_outputs = int(train_set[0][2].numel())
     model = build_model(model_name, recipe, num_outputs, **model_kwargs).to(device)
+    set_pool_first(model, False)  # the notebooks' ReLU-then-pool, which the engine's models reorder exactly
     generator = torch.Generator().manual_seed(recipe.seed)
     train_loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True, drop_last=True, generator=generator)
     val_loader = DataLoader(val_set, batch_size=recipe.batch_size, shuffle=False, drop_last=True)
@@ -90,6 +93,7 @@ def reference_fit(
         if recipe.select == "last" or metrics["loss"] < best_loss:
             best_loss, best_state, best_epoch, best = metrics["loss"], copy.deepcopy(model.state_dict()), epoch + 1, metrics
     model.load_state_dict(best_state)
+    set_pool_first(model, True)
     train_time = sum(record["train_time_s"] + record["eval_time_s"] for record in history)
     return {"model": model, "history": history, "best_epoch": best_epoch, "best": best, "train_time_s": train_time}
 
