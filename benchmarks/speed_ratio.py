@@ -6,6 +6,10 @@ Writes one JSON with every run and the per-seed and median ratios.
 
     python benchmarks/speed_ratio.py --seeds 51 52 53 --set epochs=4 --out benchmarks/results/speed-ratio
 
+Each run trains in a fresh process of its own, as the benchmark harness's rows do: the engine's process-wide
+settings (``mmzoo.train.resources.keep_freed_memory``) never reach the notebook-style loop, and no run inherits
+another's allocator state.
+
 The notebook-style loop is ``mmzoo.train.reference.reference_fit``: one ``DataLoader`` process
 (``num_workers=0``) building each sample from the frames in Python, plain Adam, NCHW, validation in batches of
 the training size without ``no_grad``, as the notebooks ran. The engine is ``mmzoo.train.fit`` with its default
@@ -19,6 +23,8 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -50,6 +56,14 @@ def run_reference(model: str, recipe, model_kwargs: dict) -> dict:
     out = reference_fit(model, recipe, train, val, device="cpu", **model_kwargs)
     return {"time_s": out["train_time_s"], "best": out["best"], "best_epoch": out["best_epoch"],
             "precision": "float32 (the notebooks')"}
+
+
+def run_in_process(loop: str, seed: int, args: argparse.Namespace) -> dict:
+    """``loop``'s run for ``seed`` in a fresh process (``--worker``), as the JSON it prints."""
+    command = [sys.executable, __file__, "--worker", loop, "--seeds", str(seed), "--model", args.model,
+               "--recipe", args.recipe, *(f"--set={item}" for item in args.set),
+               *(f"--model-arg={item}" for item in args.model_arg)]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
 
 
 LOOPS = {
@@ -107,12 +121,18 @@ def main() -> None:
     parser.add_argument("--model", default="intermediate_cat")
     parser.add_argument("--recipe", default="assignment")
     parser.add_argument("--set", action="append", default=[], help="recipe field changes, key=value")
-    parser.add_argument("--model-arg", action="append", default=["lidar_scale=0.02"])
+    parser.add_argument("--model-arg", action="append", default=[])
     parser.add_argument("--seeds", type=int, nargs="+", default=[51, 52, 53])
     parser.add_argument("--out", default="benchmarks/results/speed-ratio")
     parser.add_argument("--docs", default="docs/benchmarks.md", help="the page whose speed-ratio block is rewritten")
+    parser.add_argument("--worker", choices=list(LOOPS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.model_arg = args.model_arg or ["lidar_scale=0.02"]
     model_kwargs = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.model_arg)}
+    if args.worker:
+        recipe = get_recipe(args.recipe, seed=args.seeds[0]).override(args.set)
+        print(json.dumps(LOOPS[args.worker](args.model, recipe, model_kwargs)))
+        return
     out = Path(args.out) / "results.json"
     done = json.loads(out.read_text()) if out.exists() else {"runs": []}
     machine = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__.split("+")[0],
@@ -129,7 +149,7 @@ def main() -> None:
         pair = {}
         for loop in order:
             start = time.perf_counter()
-            pair[loop] = LOOPS[loop](args.model, recipe, model_kwargs)
+            pair[loop] = run_in_process(loop, seed, args)
             print(f"seed {seed} {loop}: {pair[loop]['time_s']:.1f} s ({time.perf_counter() - start:.1f} s wall) "
                   f"best {pair[loop]['best']}", flush=True)
         ratios = {f"reference/{loop}": pair["reference"]["time_s"] / pair[loop]["time_s"]

@@ -3,17 +3,21 @@
     python benchmarks/step_profile.py --out benchmarks/results/step-profile
 
 For each model the script builds the engine's float32 step (channels_last, fused Adam, the recipe's loss, batch
-32) and measures, in one process:
+32) and times it in three set-ups, each in fresh worker processes that take turns round by round (so that load
+on the machine hits all of them):
 
-* the step time in the notebooks' block order (ReLU then pooling) and in the zoo's (pooling then ReLU, the same
-  numbers: see ``mmzoo.models.blocks.ConvBlock``), interleaved round by round so that load on the machine hits
-  both; the median of each and their ratio;
-* a ``torch.profiler`` breakdown of the zoo's step by operator family (convolutions, pooling, ReLU, linear
-  layers, optimiser, the rest);
-* the training FLOPs per step (``torch.utils.flop_counter``), hence the step's GFLOP/s and its fraction of the
-  float32 matmul ceiling (``mmzoo.bench.measure.matmul_gflops``, measured in the same run), and the rate of
-  the convolution kernels alone (the step's FLOPs over the convolutions' time): what the step would reach if
-  everything else took no time.
+* ``notebook order``: each convolution block's ReLU before its pooling, glibc's default ``malloc`` settings
+  (the engine before pooling came first and freed memory was kept);
+* ``pool first``: the zoo's block order (the same numbers: see ``mmzoo.models.blocks.ConvBlock``);
+* ``engine``: pool first, and freed memory kept for reuse (``mmzoo.train.resources.keep_freed_memory``, what
+  the engine applies on a CPU). The two orders are interleaved inside each worker; the allocator setting is
+  process-wide, hence the separate workers.
+
+For the engine's set-up it also reports the page faults per step, a ``torch.profiler`` breakdown by operator
+family (convolutions, pooling, ReLU, linear layers, optimiser, the rest), the training FLOPs per step
+(``torch.utils.flop_counter``), hence the step's GFLOP/s and its fraction of the float32 matmul ceiling
+(``mmzoo.bench.measure.matmul_gflops``, measured by every worker), and the rate of the convolution kernels alone
+(the step's FLOPs over the convolutions' time): what the step would reach if everything else took no time.
 
 Writes ``results.json`` and ``results.md``; the machine is named in both. Inputs are random: the time of these
 kernels does not depend on the values.
@@ -21,8 +25,12 @@ kernels does not depend on the values.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -35,7 +43,7 @@ from mmzoo.models.blocks import set_pool_first
 from mmzoo.train.metrics import loss_function
 from mmzoo.train.optim import make_optimizer
 from mmzoo.train.recipes import get_recipe
-from mmzoo.train.resources import device_name
+from mmzoo.train.resources import device_name, keep_freed_memory
 from mmzoo.utils.files import atomic_write_json, atomic_write_text
 
 MODELS = ("late_fusion", "intermediate_cat", "intermediate_add", "intermediate_hadamard")
@@ -103,23 +111,55 @@ def breakdown(step, steps: int) -> dict[str, float]:
     return seconds
 
 
-def measure(arch: str, rounds: int, steps: int, ceiling: float) -> dict:
+def worker(arch: str, keep_memory: bool, rounds: int, steps: int, with_breakdown: bool) -> dict:
+    """One worker process's measurements (printed as JSON by ``--worker``)."""
+    applied = keep_freed_memory() if keep_memory else False
     model, step, flops = build_step(arch)
     for _ in range(3):
         step()
-    times = order_times(model, step, rounds, steps)
-    families = breakdown(step, steps)
-    step_s = times["pool_first_s"]
+    out = {"keep_freed_memory": applied, "ceiling_gflops": matmul_gflops(torch.device("cpu")),
+           "train_gflop_per_step": flops, **order_times(model, step, rounds, steps)}
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    step_seconds(step, steps)
+    out["faults_per_step"] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
+    if with_breakdown:
+        out["family_s"] = breakdown(step, steps)
+    return out
+
+
+def run_worker(arch: str, keep_memory: bool, args: argparse.Namespace, with_breakdown: bool = False) -> dict:
+    command = [sys.executable, __file__, "--worker", arch, "--rounds", str(args.inner_rounds),
+               "--steps", str(args.steps)] + (["--keep-freed-memory"] if keep_memory else []) + (
+               ["--breakdown"] if with_breakdown else [])
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+
+
+def measure(arch: str, args: argparse.Namespace) -> dict:
+    """The three set-ups of ``arch`` over ``args.rounds`` rounds of workers taking turns."""
+    runs: dict[bool, list[dict]] = {False: [], True: []}
+    for round_ in range(args.rounds):
+        for keep in (False, True) if round_ % 2 else (True, False):
+            runs[keep].append(run_worker(arch, keep, args, with_breakdown=keep and round_ == args.rounds - 1))
+    median = lambda key, keep: statistics.median(run[key] for run in runs[keep])  # noqa: E731
+    engine_s = median("pool_first_s", True)
+    ceiling = statistics.median(run["ceiling_gflops"] for run in runs[False] + runs[True])
+    flops = runs[True][0]["train_gflop_per_step"]
+    families = next(run["family_s"] for run in runs[True] if "family_s" in run)
     return {
         "model": arch,
-        **times,
-        "speedup_pool_first": times["notebook_order_s"] / step_s,
+        "notebook_order_s": median("notebook_order_s", False),
+        "pool_first_s": median("pool_first_s", False),
+        "engine_s": engine_s,
+        "speedup": median("notebook_order_s", False) / engine_s,
+        "faults_per_step": {"glibc_default": median("faults_per_step", False), "kept": median("faults_per_step", True)},
+        "kept_applied": all(run["keep_freed_memory"] for run in runs[True]),
+        "ceiling_gflops": ceiling,
         "train_gflop_per_step": flops,
-        "gflops": flops / step_s,
-        "fraction_of_ceiling": flops / step_s / ceiling,
+        "gflops": flops / engine_s,
+        "fraction_of_ceiling": flops / engine_s / ceiling,
         "family_s": families,
-        "convolution_gflops": flops / families["convolution"],
         "convolution_fraction_of_ceiling": flops / families["convolution"] / ceiling,
+        "runs": {"glibc_default": runs[False], "kept": runs[True]},
     }
 
 
@@ -128,46 +168,54 @@ def markdown(results: dict) -> str:
     lines = [
         "# Where a float32 CPU training step goes",
         "",
-        f"Machine: {machine['cpu']}, torch {machine['torch']}; float32 matmul ceiling "
-        f"{results['ceiling_gflops']:.0f} GFLOP/s (2048x2048, measured in the same run). Batch 32, channels_last, "
-        "fused Adam, `lidar_scale=0.02`. Written by `benchmarks/step_profile.py`.",
+        f"Machine: {machine['cpu']}, torch {machine['torch']}. Batch 32, channels_last, fused Adam, "
+        "`lidar_scale=0.02`; medians over worker processes taking turns. % of ceiling: the step's training FLOPs "
+        "per second over the float32 matmul rate (2048x2048) measured in the same workers. Written by "
+        "`benchmarks/step_profile.py`.",
         "",
-        "| model | ms / step, notebook order | ms / step, pool first | speed-up | step GFLOP/s | % of ceiling "
-        "| conv kernels % of ceiling | conv | pool | ReLU | linear | Adam | other |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | ms / step: notebook order | pool first | engine (pool first, memory kept) | speed-up "
+        "| page faults / step: default → kept | engine GFLOP/s | % of ceiling | conv kernels alone, % of ceiling "
+        "| conv | pool | ReLU | linear | Adam | other |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
         share = {key: value / sum(row["family_s"].values()) for key, value in row["family_s"].items()}
+        faults = row["faults_per_step"]
         lines.append(
             f"| {row['model']} | {row['notebook_order_s'] * 1e3:.1f} | {row['pool_first_s'] * 1e3:.1f} "
-            f"| {row['speedup_pool_first']:.2f}x | {row['gflops']:.0f} | {row['fraction_of_ceiling']:.0%} "
-            f"| {row['convolution_fraction_of_ceiling']:.0%} | "
+            f"| {row['engine_s'] * 1e3:.1f} | {row['speedup']:.2f}x "
+            f"| {faults['glibc_default']:,.0f} → {faults['kept']:,.0f} | {row['gflops']:.0f} "
+            f"| {row['fraction_of_ceiling']:.0%} | {row['convolution_fraction_of_ceiling']:.0%} | "
             + " | ".join(f"{share[key]:.0%}" for key in [*FAMILIES, "other"]) + " |"
         )
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds per block order")
-    parser.add_argument("--steps", type=int, default=10, help="training steps per round")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds of workers per model")
+    parser.add_argument("--inner-rounds", type=int, default=2, help="interleaved rounds per block order in a worker")
+    parser.add_argument("--steps", type=int, default=10, help="training steps per timing")
     parser.add_argument("--out", default="benchmarks/results/step-profile")
+    parser.add_argument("--worker", metavar="MODEL", help=argparse.SUPPRESS)
+    parser.add_argument("--keep-freed-memory", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    cpu = torch.device("cpu")
-    ceiling = statistics.median(matmul_gflops(cpu) for _ in range(3))
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.keep_freed_memory, args.inner_rounds, args.steps, args.breakdown)))
+        return None
     results = {
-        "machine": {"cpu": device_name(cpu), "torch": torch.__version__.split("+")[0],
+        "machine": {"cpu": device_name(torch.device("cpu")), "torch": torch.__version__.split("+")[0],
                     "python": platform.python_version()},
-        "ceiling_gflops": ceiling,
         "rows": [],
     }
-    for arch in args.models:
-        results["rows"].append(measure(arch, args.rounds, args.steps, ceiling))
-        print(markdown(results).splitlines()[-1], flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "results.json", results)
+    for arch in args.models:
+        results["rows"].append(measure(arch, args))
+        atomic_write_json(out / "results.json", results)  # a finished model is kept if a later one is interrupted
+        print(markdown(results).splitlines()[-1], flush=True)
     atomic_write_text(out / "results.md", markdown(results))
     return results
 

@@ -46,7 +46,7 @@ from mmzoo.train.metrics import loss_function
 from mmzoo.train.precision import resolve_precision
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe, get_recipe
-from mmzoo.train.resources import reset_peak_memory
+from mmzoo.train.resources import keep_freed_memory, reset_peak_memory
 from mmzoo.utils.files import folder_lock
 
 __all__ = ["EngineOptions", "FitResult", "fit"]
@@ -75,6 +75,8 @@ class EngineOptions:
         threads: CPU threads for torch (None: torch's default, one per core; torchrun sets 1 per rank).
         distributed: under ``torchrun`` (RANK / WORLD_SIZE set) join the job and train with DDP; False trains
             alone in this process even then (e.g. the independent runs of a sweep).
+        keep_freed_memory: on a CPU, let glibc's malloc keep freed memory for reuse instead of mapping every
+            step's activations afresh (:func:`mmzoo.train.resources.keep_freed_memory`; process-wide).
     """
 
     device: str = "auto"
@@ -87,6 +89,7 @@ class EngineOptions:
     progress: bool = True
     threads: int | None = None
     distributed: bool = True
+    keep_freed_memory: bool = True
 
     def __post_init__(self) -> None:
         if self.compile is not False:
@@ -297,6 +300,8 @@ def fit(
         torch.set_num_threads(options.threads)
     if options.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+    if options.keep_freed_memory and context.device.type == "cpu":
+        keep_freed_memory()
     data = data if data is not None else recipe_tensors(recipe, data_dir)
     session = _set_up(model, recipe, data, options, context, model_kwargs)
     identity = _identity(session.model, recipe, *data)

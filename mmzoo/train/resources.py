@@ -1,6 +1,8 @@
 """Devices, synchronisation and peak memory, measured the same way by the engine and the benchmark harness."""
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import resource
 import sys
@@ -8,7 +10,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["resolve_device", "synchronize", "reset_peak_memory", "peak_memory", "device_name", "nvml_process_mib"]
+__all__ = ["resolve_device", "synchronize", "reset_peak_memory", "peak_memory", "device_name", "nvml_process_mib",
+           "keep_freed_memory"]
+
+# glibc's mallopt parameters (malloc.h), the largest mmap threshold it accepts on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX,
+# 32 MiB), and how much freed memory at the heap's top it may keep before returning it to the system.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_MAX = 32 * 2**20
+_KEPT_TRIM_THRESHOLD = 2**30
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -92,3 +101,30 @@ def _process_mib(nvml: Any, uuid: str, pid: int) -> float | None:
     mine = [p for p in processes if p.pid == pid] or (processes if len(processes) == 1 else [])
     used = mine[0].usedGpuMemory if mine else None
     return None if used is None else used / 2**20
+
+
+@functools.lru_cache(maxsize=1)
+def keep_freed_memory() -> bool:
+    """Let glibc's ``malloc`` keep the memory a training step frees, for the next step to reuse.
+
+    Why: a CPU training step allocates and frees activations and gradients of up to tens of MB. glibc serves
+    blocks above its mmap threshold with fresh ``mmap`` calls and unmaps them when freed, and trims freed memory
+    off the heap's top, so every step faults its pages in anew (and the kernel zeroes each page). Raising the
+    threshold to its maximum (32 MiB) and the trim threshold to 1 GiB lets later steps reuse the pages
+    (``benchmarks/step_profile.py`` counts the faults and times both). Tensors larger than 32 MiB are still
+    mapped afresh.
+
+    Process-wide and kept for the life of the process: the memory stays with the process (its peak is
+    unchanged). A no-op returning False where the C library is not glibc (macOS, Windows, musl); with jemalloc or
+    tcmalloc preloaded, glibc's settings are unused and harmless. Returns whether the settings were applied.
+
+    >>> keep_freed_memory()  # Linux with glibc  # doctest: +SKIP
+    True
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(mallopt(_M_TRIM_THRESHOLD, _KEPT_TRIM_THRESHOLD))
