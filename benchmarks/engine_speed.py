@@ -29,6 +29,7 @@ CONFIGS = {
     "bf16": {"amp": "bf16", "cuda_graphs": False},
     "cuda-graphs": {"cuda_graphs": True, "amp": None},
     "cuda-graphs-bf16": {"cuda_graphs": True, "amp": "bf16"},
+    "whole-step": {"cuda_graphs": "whole-step", "amp": None},
     "compile": {"compile": True, "amp": None},
     "compile-reduce-overhead": {"compile": "reduce-overhead", "amp": None},
 }

@@ -1,5 +1,5 @@
 """The engine against the notebook-style loop, like with like: the same model, seed, data and recipe, measured
-side by side in one process, interleaved (the order rotates from seed to seed) so that load on the machine hits
+side by side, interleaved (the order rotates from seed to seed) so that load on the machine hits
 all of them. The engine runs in float32 (``amp=None``) and, on a CPU with bf16 hardware, also under bf16 autocast
 (``amp="bf16"``); the JSON records which of the two ``amp="auto"`` (the engine's default) picks there and why.
 Writes one JSON with every run and the per-seed and median ratios.

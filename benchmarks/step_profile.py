@@ -19,7 +19,8 @@ family (convolutions, pooling, ReLU, linear layers, optimiser, the rest), the tr
 (``mmzoo.bench.measure.matmul_gflops``, measured by every worker), and the rate of the convolution kernels alone
 (the step's FLOPs over the convolutions' time): what the step would reach if everything else took no time.
 
-Writes ``results.json`` and ``results.md``; the machine is named in both. Inputs are random: the time of these
+Writes ``results.json`` after each model (a rerun skips the models it holds) and ``results.md``; the machine is
+named in both, and results of another machine are never mixed in. Inputs are random: the time of these
 kernels does not depend on the values.
 """
 from __future__ import annotations
@@ -55,6 +56,9 @@ FAMILIES = {
     "linear": ("addmm", "aten::mm"),
     "optimiser": ("adam",),
 }
+
+
+MARKERS = ("<!-- step-profile -->", "<!-- /step-profile -->")
 
 
 def build_step(arch: str, batch: int = 32):
@@ -198,6 +202,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--inner-rounds", type=int, default=2, help="interleaved rounds per block order in a worker")
     parser.add_argument("--steps", type=int, default=10, help="training steps per timing")
     parser.add_argument("--out", default="benchmarks/results/step-profile")
+    parser.add_argument("--docs", default="docs/benchmarks.md", help="the page whose step-profile block is rewritten")
+    parser.add_argument("--docs-only", action="store_true", help="measure nothing: copy --out's results to --docs")
     parser.add_argument("--worker", metavar="MODEL", help=argparse.SUPPRESS)
     parser.add_argument("--keep-freed-memory", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
@@ -205,19 +211,35 @@ def main(argv: list[str] | None = None) -> dict | None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.keep_freed_memory, args.inner_rounds, args.steps, args.breakdown)))
         return None
-    results = {
-        "machine": {"cpu": device_name(torch.device("cpu")), "torch": torch.__version__.split("+")[0],
-                    "python": platform.python_version()},
-        "rows": [],
-    }
     out = Path(args.out)
+    if args.docs_only:
+        update_docs(json.loads((out / "results.json").read_text()), Path(args.docs))
+        return None
+    machine = {"cpu": device_name(torch.device("cpu")), "torch": torch.__version__.split("+")[0],
+               "python": platform.python_version()}
+    results = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else None
+    if results is not None and results["machine"] != machine:
+        raise SystemExit(f"{out} was measured on {results['machine']}, not on this machine ({machine}); pass "
+                         "another --out (or remove the file to replace it)")
+    results = results or {"machine": machine, "rows": []}
     out.mkdir(parents=True, exist_ok=True)
     for arch in args.models:
+        if any(row["model"] == arch for row in results["rows"]):
+            continue  # measured by an earlier, interrupted run
         results["rows"].append(measure(arch, args))
         atomic_write_json(out / "results.json", results)  # a finished model is kept if a later one is interrupted
         print(markdown(results).splitlines()[-1], flush=True)
     atomic_write_text(out / "results.md", markdown(results))
+    if args.docs:
+        update_docs(results, Path(args.docs))
     return results
+
+
+def update_docs(results: dict, page: Path) -> None:
+    """Replace the block between :data:`MARKERS` in ``page`` with the table of ``results``."""
+    before, rest = page.read_text().split(MARKERS[0], 1)
+    table = markdown(results).split("\n", 2)[2]  # without the results file's title
+    atomic_write_text(page, before + MARKERS[0] + "\n" + table + rest[rest.index(MARKERS[1]):])
 
 
 if __name__ == "__main__":

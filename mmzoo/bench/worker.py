@@ -43,7 +43,7 @@ def _accelerations(options: EngineOptions, device: torch.device) -> str:
     """The engine's optional speed-ups a row ran with, as a short label ('' for none)."""
     parts = []
     if options.uses_cuda_graphs(device):
-        parts.append("cuda graphs")
+        parts.append("whole-step cuda graphs" if options.cuda_graphs == "whole-step" else "cuda graphs")
     if options.compile:
         parts.append("compile" if options.compile is True else f"compile {options.compile}")
     return ", ".join(parts)

@@ -46,6 +46,11 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="replay each training step's forward and backward as CUDA graphs (default: on for one CUDA device "
         "without --compile; --no-cuda-graphs turns them off)",
     )
+    parser.add_argument(
+        "--whole-step-graphs", dest="cuda_graphs", action="store_const", const="whole-step",
+        help="replay the whole training step (forward, backward, Adam, learning rate) and validation as CUDA "
+        "graphs (one CUDA device, no batch augmentation)",
+    )
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false", help="keep NCHW")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
 

@@ -47,6 +47,7 @@ from mmzoo.train.precision import resolve_precision
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import keep_freed_memory, reset_peak_memory
+from mmzoo.train.whole_step import WholeStep
 from mmzoo.utils.files import folder_lock
 
 __all__ = ["EngineOptions", "FitResult", "fit"]
@@ -68,7 +69,9 @@ class EngineOptions:
             (``torch.cuda.make_graphed_callables``, no compiler): small models at batch 32 are bound by kernel
             launches, which a graph replay removes (with identical losses). None (default) turns them on wherever
             they apply: a CUDA device, one process, no ``compile``. True insists (an error elsewhere), False
-            turns them off.
+            turns them off. ``"whole-step"`` captures the whole training step (batch gathering, forward,
+            backward, Adam, learning rate) as one graph and validation as another (:mod:`mmzoo.train.whole_step`;
+            same losses within float tolerance; not with batch augmentation).
         eval_batch_size: validation batch size (evaluation needs no gradients, so large batches are safe).
         deterministic: ask torch for deterministic kernels (CPU training is deterministic regardless).
         progress: show a progress bar per epoch.
@@ -83,7 +86,7 @@ class EngineOptions:
     channels_last: bool = True
     amp: str | None = "auto"
     compile: bool | str = False
-    cuda_graphs: bool | None = None
+    cuda_graphs: bool | str | None = None
     eval_batch_size: int = 512
     deterministic: bool = False
     progress: bool = True
@@ -92,6 +95,8 @@ class EngineOptions:
     keep_freed_memory: bool = True
 
     def __post_init__(self) -> None:
+        if self.cuda_graphs not in (None, True, False, "whole-step"):
+            raise ValueError(f"cuda_graphs={self.cuda_graphs!r}; use None, True, False or 'whole-step'")
         if self.compile is not False:
             compile_mode(self.compile)  # an unknown mode fails here, not minutes into a run
 
@@ -174,6 +179,8 @@ def _step_models(model: nn.Module, train: FusionTensors, share: int, options: En
                  context: DistributedContext) -> tuple[nn.Module, nn.Module]:
     """The module each training step calls and the one validation calls (see ``mmzoo.train.acceleration``)."""
     if options.uses_cuda_graphs(device, context.enabled):
+        if options.cuda_graphs == "whole-step":
+            return model, model  # the steps and validation replay mmzoo.train.whole_step's graphs instead
         rgb, lidar, _ = train.batch(torch.arange(share, device=train.device))
         example = (rgb.contiguous(memory_format=memory_format), lidar.contiguous(memory_format=memory_format))
         model.train()
@@ -207,7 +214,7 @@ def _set_up(model: str | nn.Module, recipe: Recipe, data: tuple[FusionTensors, F
     step_model, eval_model = _step_models(
         model, train, share[1] - share[0], options, device, memory_format, autocast_dtype, context
     )
-    return Session(
+    session = Session(
         recipe=recipe, context=context, device=device, model=model, step_model=step_model, eval_model=eval_model,
         optimizer=optimizer, scheduler=make_scheduler(optimizer, recipe, steps),
         generator=torch.Generator().manual_seed(recipe.seed), criterion=loss_function(recipe.loss),
@@ -216,6 +223,9 @@ def _set_up(model: str | nn.Module, recipe: Recipe, data: tuple[FusionTensors, F
         memory_format=memory_format, autocast_dtype=autocast_dtype, eval_batch_size=options.eval_batch_size,
         precision=precision,
     )
+    if options.cuda_graphs == "whole-step":
+        session.whole_step = WholeStep(session)  # captured at its first epoch, after a checkpoint is restored
+    return session
 
 
 def _open_run_dir(run_dir: str | Path, identity: dict[str, Any], context: DistributedContext,

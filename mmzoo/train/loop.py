@@ -60,6 +60,7 @@ class Session:
     autocast_dtype: torch.dtype | None
     eval_batch_size: int
     precision: str = "float32"  # the arithmetic, and why (``mmzoo.train.precision.resolve_precision``'s reason)
+    whole_step: Any = None  # a ``mmzoo.train.whole_step.WholeStep`` when the steps and validation replay graphs
 
 
 @dataclass
@@ -139,11 +140,14 @@ def train_epoch(session: Session) -> tuple[float, float]:
     start = time.perf_counter()
     # Drawn on the CPU generator (the same order on every device), then moved once per epoch, not per step.
     order = epoch_order(len(session.train), session.generator).to(device)
-    loss_sum = torch.zeros((), device=device)
-    first, last = session.share
-    for step in range(session.steps):
-        batch = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-        loss_sum += train_step(session, *session.train.batch(batch[first:last]))
+    if session.whole_step is not None:
+        loss_sum = session.whole_step.train_epoch(order)
+    else:
+        loss_sum = torch.zeros((), device=device)
+        first, last = session.share
+        for step in range(session.steps):
+            batch = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
+            loss_sum += train_step(session, *session.train.batch(batch[first:last]))
     synchronize(device)
     seconds = time.perf_counter() - start
     # The ranks' weighted batch losses add up to world_size x the batch's mean loss.
@@ -154,6 +158,8 @@ def train_epoch(session: Session) -> tuple[float, float]:
 def validate(session: Session) -> dict[str, float]:
     """Metrics over the whole validation split; under DDP each rank evaluates its share and the frame-weighted
     sums of all shares are added up, so the result is the single-process one."""
+    if session.whole_step is not None:
+        return session.whole_step.validate()
     broadcast_buffers(session.model, session.context)  # e.g. BatchNorm statistics, per rank after DDP's last step
     metrics = evaluate(
         session.eval_model, session.val, session.recipe.task, session.recipe.loss, session.eval_batch_size,

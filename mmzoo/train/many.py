@@ -37,7 +37,7 @@ from mmzoo.train.metrics import evaluate, loss_function
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.precision import resolve_precision
 from mmzoo.train.recipes import Recipe, get_recipe
-from mmzoo.train.resources import resolve_device
+from mmzoo.train.resources import keep_freed_memory, resolve_device
 
 __all__ = ["fit_many"]
 
@@ -66,6 +66,8 @@ def fit_many(
     device = resolve_device(options.device)
     if options.threads:
         torch.set_num_threads(options.threads)
+    if options.keep_freed_memory and device.type == "cpu":
+        keep_freed_memory()
     train, val = data if data is not None else recipe_tensors(recipe)
     train, val = train.to(device), val.to(device)
     recipes = [recipe.replace(seed=seed) for seed in seeds]

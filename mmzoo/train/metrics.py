@@ -11,7 +11,7 @@ from torch import nn
 
 from mmzoo.data.tensors import FusionTensors
 
-__all__ = ["loss_function", "evaluate", "batch_metrics", "METRIC_NAMES", "primary_metric", "LEFT_LN2", "epoch_left_ln2"]
+__all__ = ["loss_function", "evaluation_sums", "evaluate", "batch_metrics", "METRIC_NAMES", "primary_metric", "LEFT_LN2", "epoch_left_ln2"]
 
 #: The metrics ``evaluate`` returns per task, besides ``loss``.
 METRIC_NAMES = {"classification": ("accuracy",), "regression": ("mse", "position_error")}
@@ -42,6 +42,35 @@ def batch_metrics(output: torch.Tensor, target: torch.Tensor, task: str) -> dict
     return {"mse": squared.mean(dim=1).sum(), "position_error": per_object.mean(dim=1).sum()}
 
 
+def evaluation_sums(
+    model: nn.Module,
+    data: FusionTensors,
+    task: str,
+    loss: str,
+    batch_size: int = 512,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    autocast_dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> dict[str, torch.Tensor]:
+    """Frame-weighted sums of the loss and the task metrics over every frame of ``data``, in consecutive batches,
+    as float64 tensors on the model's device: nothing is read back to the host, so CUDA can capture the pass as
+    one graph (:mod:`mmzoo.train.whole_step`). Call it under inference mode, with the model in eval mode."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    criterion = loss_function(loss)
+    sums: dict[str, torch.Tensor] = {}
+    for start in range(0, len(data), batch_size):
+        rgb, lidar, target = data.batch(slice(start, start + batch_size), device)
+        rgb, lidar = rgb.contiguous(memory_format=memory_format), lidar.contiguous(memory_format=memory_format)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            output = model(rgb, lidar)
+        output = output.float()
+        values = batch_metrics(output, target, task)
+        values["loss"] = criterion(output, target) * len(target)
+        for key, value in values.items():
+            sums[key] = sums.get(key, 0) + value.double()
+    return sums
+
+
 @torch.inference_mode()
 def evaluate(
     model: nn.Module,
@@ -57,26 +86,15 @@ def evaluate(
 
     The loss is the mean over frames (the notebooks averaged batch means over equal batches, the same number).
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    criterion = loss_function(loss)
+    if len(data) == 0:
+        raise ValueError("cannot evaluate on an empty split")
     was_training = model.training
     model.eval()
-    sums: dict[str, torch.Tensor] = {}
-    total = 0
-    for rgb, lidar, target in data.batches(batch_size, device=device):
-        rgb, lidar = rgb.contiguous(memory_format=memory_format), lidar.contiguous(memory_format=memory_format)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            output = model(rgb, lidar)
-        output = output.float()
-        values = batch_metrics(output, target, task)
-        values["loss"] = criterion(output, target) * len(target)
-        for key, value in values.items():
-            sums[key] = sums.get(key, 0) + value.double()
-        total += len(target)
-    model.train(was_training)
-    if total == 0:
-        raise ValueError("cannot evaluate on an empty split")
-    return {key: float(value) / total for key, value in sums.items()}
+    try:
+        sums = evaluation_sums(model, data, task, loss, batch_size, memory_format, autocast_dtype, device)
+    finally:
+        model.train(was_training)
+    return {key: float(value) / len(data) for key, value in sums.items()}
 
 
 #: A binary classifier's run "left ln 2" (stopped predicting a constant) at the first epoch whose validation
