@@ -6,7 +6,7 @@
 #
 # 1. the tests that skip without CUDA (CUDA graphs, whole-step graphs, NVML memory);
 # 2. intermediate_cat on the full assignment recipe: the notebook-style loop, the engine with forward/backward
-#    graphs and with whole-step graphs, side by side in one process (benchmarks/engine_speed.py);
+#    graphs and with whole-step graphs, each in a fresh process, taking turns (benchmarks/engine_speed.py);
 # 3. K runs at once against one after the other on the GPU (benchmarks/many_runs.py);
 # 4. the scaled assignment table on the GPU, whose rows record NVML's, torch's allocated and reserved memory.
 # Each step writes its log and JSON as it finishes, so a run cut short keeps what finished.
@@ -23,7 +23,7 @@ timeout 240 python3 -m pytest -q -rs -p no:cacheprovider \
     2>&1 | tee "$out/gpu-tests.log"
 
 timeout 300 python3 benchmarks/engine_speed.py --device cuda --lidar-scale 0.02 \
-    --configs reference cuda-graphs whole-step --json "$out/engine-speed.json" 2>&1 | tee "$out/engine-speed.log"
+    --configs reference cuda-graphs whole-step --out "$out/engine-speed" 2>&1 | tee "$out/engine-speed.log"
 
 timeout 200 python3 benchmarks/many_runs.py --device cuda --epochs 20 --train-frames 1600 --val-frames 400 \
     --json "$out/many-runs.json" 2>&1 | tee "$out/many-runs.log"

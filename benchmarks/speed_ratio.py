@@ -30,11 +30,12 @@ from pathlib import Path
 
 import torch
 
+from mmzoo.bench.docs_tables import write_block
 from mmzoo.train import EngineOptions, fit, get_recipe
 from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.precision import cpu_bf16_hardware, cpu_bf16_speedup, resolve_precision
 from mmzoo.train.reference import reference_fit
-from mmzoo.utils.files import atomic_write_json, atomic_write_text
+from mmzoo.utils.files import atomic_write_json
 
 
 def cpu_name() -> str:
@@ -109,13 +110,6 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def update_docs(results: dict, page: Path) -> None:
-    """Replace the block between :data:`MARKERS` in ``page`` with :func:`markdown` of ``results``."""
-    text = page.read_text()
-    start, end = text.index(MARKERS[0]), text.index(MARKERS[1])
-    atomic_write_text(page, text[:start] + MARKERS[0] + "\n" + markdown(results) + "\n" + text[end:])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="intermediate_cat")
@@ -163,7 +157,7 @@ def main() -> None:
     atomic_write_json(out, done)
     print(f"median ratios over {len(done['runs'])} seeds: {done['median_ratios']}")
     if args.docs:
-        update_docs(done, Path(args.docs))
+        write_block(Path(args.docs), MARKERS, markdown(done))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 import mmzoo
+from mmzoo.bench.docs_tables import write_block
 from mmzoo.bench.measure import example_inputs, flops_per_sample, matmul_gflops
 from mmzoo.models.blocks import set_pool_first
 from mmzoo.train.metrics import loss_function
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         return None
     out = Path(args.out)
     if args.docs_only:
-        update_docs(json.loads((out / "results.json").read_text()), Path(args.docs))
+        write_block(Path(args.docs), MARKERS, docs_table(json.loads((out / "results.json").read_text())))
         return None
     machine = {"cpu": device_name(torch.device("cpu")), "torch": torch.__version__.split("+")[0],
                "python": platform.python_version()}
@@ -231,15 +232,13 @@ def main(argv: list[str] | None = None) -> dict | None:
         print(markdown(results).splitlines()[-1], flush=True)
     atomic_write_text(out / "results.md", markdown(results))
     if args.docs:
-        update_docs(results, Path(args.docs))
+        write_block(Path(args.docs), MARKERS, docs_table(results))
     return results
 
 
-def update_docs(results: dict, page: Path) -> None:
-    """Replace the block between :data:`MARKERS` in ``page`` with the table of ``results``."""
-    before, rest = page.read_text().split(MARKERS[0], 1)
-    table = markdown(results).split("\n", 2)[2]  # without the results file's title
-    atomic_write_text(page, before + MARKERS[0] + "\n" + table + rest[rest.index(MARKERS[1]):])
+def docs_table(results: dict) -> str:
+    """:func:`markdown` without the results file's title, as the docs block shows it."""
+    return markdown(results).split("\n", 2)[2]
 
 
 if __name__ == "__main__":

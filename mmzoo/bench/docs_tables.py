@@ -26,10 +26,11 @@ from typing import Any
 
 from mmzoo.bench.harness import load_rows
 from mmzoo.bench.report import render_markdown
+from mmzoo.utils.files import atomic_write_text
 
 __all__ = [
     "SUMMARY", "SUMMARY_TABLES", "published_tables", "table_block", "summary_block", "block_names", "fill_blocks",
-    "update_page",
+    "update_page", "write_block",
 ]
 
 #: The marker name of the README's summary table.
@@ -122,3 +123,19 @@ def update_page(page: Path, results_dir: Path) -> list[str]:
     text, done = fill_blocks(text, blocks)
     page.write_text(text)
     return done
+
+
+def write_block(page: Path, markers: tuple[str, str], body: str) -> None:
+    """Replace what lies between the comments ``markers`` (opening, closing) in ``page`` with ``body``.
+
+    The page is rewritten atomically. For the blocks of measurement scripts that keep their own result file
+    (``<!-- speed-ratio -->``, ``<!-- step-profile -->``, ...), as :func:`fill_blocks` is for harness tables.
+
+    Raises:
+        ValueError: ``page`` lacks either marker, or has the closing one first.
+    """
+    text = Path(page).read_text()
+    start, end = text.find(markers[0]), text.find(markers[1])
+    if start < 0 or end < start:
+        raise ValueError(f"{page} needs the markers {markers[0]} and then {markers[1]} around the block to write")
+    atomic_write_text(Path(page), text[:start] + markers[0] + "\n" + body.strip("\n") + "\n" + text[end:])

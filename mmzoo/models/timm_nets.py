@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
 from mmzoo.models.assignment import INPUT_SPEC, TASK
 from mmzoo.models.base import MultiModalNet, make_input_spec

@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from mmzoo.errors import UnverifiedWeightsError, WeightsNotFoundError
+from mmzoo.errors import WeightsNotFoundError
 from mmzoo.pretrained.adapt import check_architecture, check_overrides
 from mmzoo.pretrained.folder import (
     CONFIG_NAME,

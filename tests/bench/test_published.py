@@ -253,3 +253,15 @@ def test_the_zoo_reading_ratios_are_the_rows():
     cubes = load_rows(RESULTS / "zoo-cubes")
     extra = {r["params"] - next(s["params"] for s in rows if s["model"] == r["model"]) for r in cubes}
     assert extra == {808, 728} and "holds 808 parameters more than its 1-output head (728" in BENCH_PAGE.read_text()
+
+
+def test_write_block_replaces_only_the_marked_block_and_names_missing_markers(tmp_path):
+    from mmzoo.bench.docs_tables import write_block
+
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- x -->\nold table\n<!-- /x -->\nafter <!-- x --> prose\n")
+    write_block(page, ("<!-- x -->", "<!-- /x -->"), "\nnew table\n")
+    assert page.read_text() == "intro\n<!-- x -->\nnew table\n<!-- /x -->\nafter <!-- x --> prose\n"
+    with pytest.raises(ValueError, match="<!-- y -->"):
+        write_block(page, ("<!-- y -->", "<!-- /y -->"), "body")
+    assert "new table" in page.read_text()
