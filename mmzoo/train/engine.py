@@ -109,8 +109,10 @@ class EngineOptions:
                 raise ValueError(
                     "cuda_graphs and compile are alternatives; for compiled graphs use compile='reduce-overhead'"
                 )
-            raise ValueError("cuda_graphs needs a CUDA device and a single process (not DDP); turn it off")
-        return applies if self.cuda_graphs is None else self.cuda_graphs
+            where = "DDP" if distributed else f"device {device}"
+            raise ValueError(f"cuda_graphs={self.cuda_graphs!r} (--cuda-graphs / --whole-step-graphs) needs one CUDA "
+                             f"device in a single process, not {where}; leave it at None (the default)")
+        return applies if self.cuda_graphs is None else bool(self.cuda_graphs)
 
     def autocast_dtype(self, device: torch.device, arch: str | None = None) -> torch.dtype | None:
         """The autocast dtype for ``arch`` on ``device`` (None: float32); see
