@@ -30,7 +30,7 @@ from mmzoo.utils.files import atomic_write_text
 
 __all__ = [
     "SUMMARY", "SUMMARY_TABLES", "published_tables", "table_block", "summary_block", "block_names", "fill_blocks",
-    "update_page", "write_block",
+    "update_page", "read_block", "write_block",
 ]
 
 #: The marker name of the README's summary table.
@@ -125,6 +125,25 @@ def update_page(page: Path, results_dir: Path) -> list[str]:
     return done
 
 
+def _block_span(text: str, markers: tuple[str, str], page: Path) -> tuple[int, int]:
+    """Where the body between ``markers`` starts (after the opening marker's line) and ends in ``text``."""
+    start, end = text.find(markers[0]), text.find(markers[1])
+    if start < 0 or end < start:
+        raise ValueError(f"{page} needs the markers {markers[0]} and then {markers[1]} around the block to write")
+    return start + len(markers[0]) + 1, end
+
+
+def read_block(page: Path, markers: tuple[str, str]) -> str:
+    """The body between the comments ``markers`` in ``page``, as :func:`write_block` wrote it.
+
+    Raises:
+        ValueError: ``page`` lacks either marker, or has the closing one first.
+    """
+    text = Path(page).read_text()
+    start, end = _block_span(text, markers, page)
+    return text[start:end]
+
+
 def write_block(page: Path, markers: tuple[str, str], body: str) -> None:
     """Replace what lies between the comments ``markers`` (opening, closing) in ``page`` with ``body``.
 
@@ -135,7 +154,5 @@ def write_block(page: Path, markers: tuple[str, str], body: str) -> None:
         ValueError: ``page`` lacks either marker, or has the closing one first.
     """
     text = Path(page).read_text()
-    start, end = text.find(markers[0]), text.find(markers[1])
-    if start < 0 or end < start:
-        raise ValueError(f"{page} needs the markers {markers[0]} and then {markers[1]} around the block to write")
-    atomic_write_text(Path(page), text[:start] + markers[0] + "\n" + body.strip("\n") + "\n" + text[end:])
+    start, end = _block_span(text, markers, page)
+    atomic_write_text(Path(page), text[:start] + body.strip("\n") + "\n" + text[end:])

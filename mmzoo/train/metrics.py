@@ -11,7 +11,10 @@ from torch import nn
 
 from mmzoo.data.tensors import FusionTensors
 
-__all__ = ["loss_function", "evaluation_sums", "evaluate", "batch_metrics", "METRIC_NAMES", "primary_metric", "LEFT_LN2", "epoch_left_ln2"]
+__all__ = [
+    "loss_function", "evaluation_sums", "evaluate", "batch_metrics", "METRIC_NAMES", "primary_metric", "LEFT_LN2",
+    "epoch_left_ln2",
+]
 
 #: The metrics ``evaluate`` returns per task, besides ``loss``.
 METRIC_NAMES = {"classification": ("accuracy",), "regression": ("mse", "position_error")}
@@ -58,7 +61,7 @@ def evaluation_sums(
     device = torch.device(device) if device is not None else next(model.parameters()).device
     criterion = loss_function(loss)
     sums: dict[str, torch.Tensor] = {}
-    for start in range(0, len(data), batch_size):
+    for start in range(0, len(data), batch_size):  # slices: views of the stored frames, no index tensors
         rgb, lidar, target = data.batch(slice(start, start + batch_size), device)
         rgb, lidar = rgb.contiguous(memory_format=memory_format), lidar.contiguous(memory_format=memory_format)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):

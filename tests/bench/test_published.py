@@ -256,12 +256,13 @@ def test_the_zoo_reading_ratios_are_the_rows():
 
 
 def test_write_block_replaces_only_the_marked_block_and_names_missing_markers(tmp_path):
-    from mmzoo.bench.docs_tables import write_block
+    from mmzoo.bench.docs_tables import read_block, write_block
 
     page = tmp_path / "page.md"
     page.write_text("intro\n<!-- x -->\nold table\n<!-- /x -->\nafter <!-- x --> prose\n")
     write_block(page, ("<!-- x -->", "<!-- /x -->"), "\nnew table\n")
     assert page.read_text() == "intro\n<!-- x -->\nnew table\n<!-- /x -->\nafter <!-- x --> prose\n"
+    assert read_block(page, ("<!-- x -->", "<!-- /x -->")) == "new table\n"
     with pytest.raises(ValueError, match="<!-- y -->"):
         write_block(page, ("<!-- y -->", "<!-- /y -->"), "body")
     assert "new table" in page.read_text()

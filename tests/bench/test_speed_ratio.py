@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mmzoo.bench.docs_tables import read_block
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "speed-ratio" / "results.json"
 
@@ -15,8 +17,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "speed-ratio" / "results.json"
 def test_the_docs_show_the_committed_measurement(repo_script):
     results = json.loads(RESULTS.read_text())
     module = repo_script("benchmarks/speed_ratio.py")
-    page = (ROOT / "docs" / "benchmarks.md").read_text()
-    block = page[page.index(module.MARKERS[0]) + len(module.MARKERS[0]) + 1:page.index(module.MARKERS[1])]
+    block = read_block(ROOT / "docs" / "benchmarks.md", module.MARKERS)
     assert block.strip() == module.markdown(results).strip()
     seeds = [run["seed"] for run in results["runs"]]
     assert len(set(seeds)) == len(seeds) >= 3

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mmzoo.bench.docs_tables import read_block
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "step-profile" / "results.json"
 
@@ -16,8 +18,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "step-profile" / "results.json"
 def test_the_docs_show_the_committed_profile(repo_script):
     results = json.loads(RESULTS.read_text())
     module = repo_script("benchmarks/step_profile.py")
-    page = (ROOT / "docs" / "benchmarks.md").read_text()
-    block = page[page.index(module.MARKERS[0]) + len(module.MARKERS[0]) + 1:page.index(module.MARKERS[1])]
+    block = read_block(ROOT / "docs" / "benchmarks.md", module.MARKERS)
     assert block.strip() == module.docs_table(results).strip()
     assert [row["model"] for row in results["rows"]] == list(module.MODELS)
     for row in results["rows"]:
