@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, help="measure only these seeds' rows")
     parser.add_argument("--shard", type=_shard, metavar="R/W", help="measure rows R, R+W, ... (one process of W)")
     parser.add_argument("--docs-only", action="store_true", help="measure nothing; only update the pages")
+    parser.add_argument("--seeds-at-once", action="store_true", help="train each model's seeds together (fit_many)")
+    parser.add_argument("--whole-step-graphs", action="store_true", help="replay whole training steps as CUDA graphs")
     args = parser.parse_args()
     if not args.docs_only:
         out_dir = RESULTS / args.machine if args.machine else RESULTS
@@ -67,9 +69,12 @@ def main() -> None:
             options = {"threads": args.threads} if args.threads else {}
             if args.amp:
                 options["amp"] = AMP_CHOICES[args.amp]
+            if args.whole_step_graphs:
+                options["cuda_graphs"] = "whole-step"
             run_table(table, out_dir=out_dir, runs_dir=args.runs_dir, overrides=tuple(args.overrides), options=options,
                       models=tuple(args.models) if args.models else None,
-                      seeds=tuple(args.seeds) if args.seeds else None, shard=args.shard)
+                      seeds=tuple(args.seeds) if args.seeds else None, shard=args.shard,
+                      seeds_at_once=args.seeds_at_once)
     for page, names in _update_docs().update_pages().items():
         print(f"{page}: {', '.join(names) or 'no bench: blocks'}")
 

@@ -181,6 +181,8 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     "mmzoo bench --table course --models course_early_fusion course_lidar_only --set train_frames=2000": _HARNESS,
     "mmzoo bench --table assignment --devices cuda:0 cuda:1": _SHARDS,
     "torchrun --nproc-per-node 2 -m mmzoo bench --table assignment": _SHARDS,
+    "mmzoo bench --table assignment-scaled --device cuda --seeds-at-once --whole-step-graphs":
+        Elsewhere("tests/bench/test_seeds_at_once.py::test_the_bench_command_passes_seeds_at_once_and_the_graphs"),
     "python benchmarks/run_tables.py": _HARNESS,
     "python benchmarks/update_docs.py": _DOCS,
     "python benchmarks/run_tables.py --tables zoo-shapes --threads 1 &":

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["run_table", "table_jobs", "table_options", "spends_bf16_savings", "engine_amp", "load_rows", "rows_of",
-           "row_identity", "identity_key", "shard_from_env"]
+           "row_identity", "identity_key", "shard_from_env", "seed_groups", "check_seeds_at_once"]
 
 
 def shard_from_env() -> tuple[int, int]:
@@ -108,9 +108,14 @@ def table_jobs(
     model_kwargs: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     data_dir: str | Path | None = None,
+    seeds_at_once: bool = False,
 ) -> list[dict[str, Any]]:
     """The jobs (one per row) of ``table``, with the recipe resolved, ``model_kwargs`` added to the table's, and
-    optional filters applied; each job carries its :func:`row_identity` and a name that includes its key."""
+    optional filters applied; each job carries its :func:`row_identity` and a name that includes its key.
+
+    With ``seeds_at_once`` the engine rows are to be trained by :func:`~mmzoo.train.many.fit_many`, each model's
+    seeds together: their identities say so (``"seeds_at_once": True``), so they are new rows, not the rows trained
+    one at a time (the same maths within float rounding, but each row's time is a share of its group's)."""
     options = table_options(table, options)
     bf16_budget = spends_bf16_savings(table, options)
     recipe = get_recipe(table.recipe).override(
@@ -128,6 +133,8 @@ def table_jobs(
         if data_dir is not None:
             job["data_dir"] = str(Path(data_dir).expanduser().resolve())
         job["identity"] = row_identity(job, options, data_dir)
+        if seeds_at_once and job["loop"] == "engine":
+            job["identity"]["seeds_at_once"] = True
         job["key"] = identity_key(job["identity"])
         job["name"] = f"{job['model']}--{_slug(job['variant'])}--seed{job['seed']}--{job['loop']}--{job['key']}"
         jobs.append(job)
@@ -200,7 +207,37 @@ def _report(table: BenchTable, table_dir: Path, jobs: list[dict[str, Any]]) -> d
         return write_reports(table_dir, meta, rows_of(table_dir, jobs))
 
 
-def _launch(job: dict[str, Any], row_path: Path, device: str | None, options: dict[str, Any]) -> subprocess.Popen:
+def seed_groups(pending: list[tuple[dict[str, Any], Path]]) -> list[list[tuple[dict[str, Any], Path]]]:
+    """The units a sweep's workers run: each ``seeds_at_once`` row together with the pending rows whose identity
+    differs from its own only in the seed (one :func:`~mmzoo.train.many.fit_many` group), every other row alone.
+
+    >>> jobs = [{"identity": {"model": m, "recipe": {"seed": s}, "seeds_at_once": True}} for m in "ab" for s in (1, 2)]
+    >>> [len(unit) for unit in seed_groups([(job, None) for job in jobs])]
+    [2, 2]
+    """
+    units: dict[str, list[tuple[dict[str, Any], Path]]] = {}
+    for index, (job, path) in enumerate(pending):
+        identity = job["identity"]
+        if identity.get("seeds_at_once"):
+            key = identity_key({**identity, "recipe": {**identity["recipe"], "seed": None}})
+        else:
+            key = f"alone-{index}"
+        units.setdefault(key, []).append((job, path))
+    return list(units.values())
+
+
+def check_seeds_at_once(options: dict[str, Any]) -> None:
+    """Refuse, before any row runs, engine options that :func:`~mmzoo.train.many.fit_many` does not implement."""
+    if options.get("compile"):
+        raise ValueError(f"seeds at once (--seeds-at-once) cannot compile (compile={options['compile']!r}): "
+                         "fit_many trains eagerly; drop --compile or train the seeds one at a time")
+    if options.get("cuda_graphs") is True:
+        raise ValueError("seeds at once (--seeds-at-once) replays CUDA graphs only of the whole step: use "
+                         "--whole-step-graphs instead of --cuda-graphs, or train the seeds one at a time")
+
+
+def _launch(unit: list[tuple[dict[str, Any], Path]], device: str | None, options: dict[str, Any]) -> subprocess.Popen:
+    """Start the worker of one unit (one row, or a group of seeds trained at once)."""
     # A sweep's rows are independent runs: a worker must not join the torchrun job its parent belongs to.
     env = single_process_env()
     opts = {**options, "distributed": False}
@@ -212,37 +249,39 @@ def _launch(job: dict[str, Any], row_path: Path, device: str | None, options: di
         opts["device"] = "cuda"
     fd, job_path = tempfile.mkstemp(prefix="mmzoo-job-", suffix=".json")
     with os.fdopen(fd, "w") as handle:
-        json.dump({**job, "options": opts}, handle)
-    process = subprocess.Popen([sys.executable, "-m", "mmzoo.bench.worker", job_path, str(row_path)], env=env)
+        json.dump([{**job, "options": opts} for job, _ in unit], handle)
+    process = subprocess.Popen([sys.executable, "-m", "mmzoo.bench.worker", job_path, *(str(p) for _, p in unit)],
+                               env=env)
     process.job_path = job_path  # removed when the process is reaped
     return process
 
 
 def _run_rows(pending: list[tuple[dict[str, Any], Path]], devices: tuple[str, ...], options: dict[str, Any],
               on_row: Callable[[dict[str, Any]], None]) -> list[str]:
-    """Run the pending rows, one worker process per row and at most one per device at a time; returns the
-    names of the rows that failed."""
+    """Run the pending rows, one worker process per unit (:func:`seed_groups`) and at most one per device at a
+    time; returns the names of the rows that failed."""
     slots = list(devices) or [None]
-    running: list[tuple[subprocess.Popen, dict[str, Any], str | None]] = []
+    running: list[tuple[subprocess.Popen, list[tuple[dict[str, Any], Path]], str | None]] = []
     failed: list[str] = []
-    pending = list(pending)
-    while pending or running:
-        while pending and len(running) < len(slots):
-            job, row_path = pending.pop(0)
+    units = seed_groups(pending)
+    while units or running:
+        while units and len(running) < len(slots):
+            unit = units.pop(0)
             device = next(s for s in slots if s not in {d for _, _, d in running}) if devices else None
-            running.append((_launch(job, row_path, device, options), {**job, "row_path": row_path}, device))
+            running.append((_launch(unit, device, options), unit, device))
         time.sleep(0.2)
         for entry in list(running):
-            process, job, _ = entry
+            process, unit, _ = entry
             if process.poll() is None:
                 continue
             running.remove(entry)
             Path(process.job_path).unlink(missing_ok=True)
-            if process.returncode != 0:
-                failed.append(f"{job['name']} (exit {process.returncode})")
-                continue
-            _stamp(job["row_path"])
-            on_row(job)
+            for job, row_path in unit:
+                if process.returncode != 0:
+                    failed.append(f"{job['name']} (exit {process.returncode})")
+                    continue
+                _stamp(row_path)
+                on_row(job)
     return failed
 
 
@@ -259,6 +298,7 @@ def run_table(
     data_dir: str | Path | None = None,
     progress: bool = True,
     model_kwargs: dict[str, Any] | None = None,
+    seeds_at_once: bool = False,
 ) -> dict[str, Path]:
     """Measure every row of ``table`` that is not measured yet and write the table's reports.
 
@@ -274,6 +314,9 @@ def run_table(
         shard: ``(rank, world)``: run only rows ``rank, rank + world, ...`` (default: from RANK / WORLD_SIZE).
         data_dir: train on a course / assessment folder instead of the generated frames.
         model_kwargs: constructor arguments added to the table's for every row (they make new rows).
+        seeds_at_once: train each model's pending seeds together in one worker with
+            :func:`~mmzoo.train.many.fit_many` (new rows; see :func:`table_jobs`). An interrupted group starts
+            again: ``fit_many`` keeps no checkpoints.
 
     Returns the paths of the written reports (which hold only rows of this identity). Raises RuntimeError naming
     the rows that failed (after writing the reports of those that did not).
@@ -284,12 +327,17 @@ def run_table(
     options = table_options(table, options)
     rank, world = shard if shard is not None else shard_from_env()
     table_dir = Path(out_dir) / table.name
-    settings = {"model_kwargs": model_kwargs, "options": options, "data_dir": data_dir}
+    if seeds_at_once:
+        check_seeds_at_once(options)
+    settings = {"model_kwargs": model_kwargs, "options": options, "data_dir": data_dir, "seeds_at_once": seeds_at_once}
     jobs = table_jobs(table, tuple(overrides), models, seeds, **settings)
     if not jobs:
         raise ValueError(f"no rows of table {table.name!r} match models={models} seeds={seeds}")
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
-    mine = _assign_run_dirs([job for index, job in enumerate(jobs) if index % world == rank], runs_root, table.name)
+    # Shards take whole units, so that a group of seeds trains together.
+    units = seed_groups([(job, None) for job in jobs])
+    mine = [job for index, unit in enumerate(units) if index % world == rank for job, _ in unit]
+    mine = _assign_run_dirs(mine, runs_root, table.name)
     pending = [(job, table_dir / "rows" / f"{job['name']}.json") for job in mine]
     pending = [(job, path) for job, path in pending if not _is_done(path, job)]
     (table_dir / "rows").mkdir(parents=True, exist_ok=True)
@@ -312,7 +360,7 @@ def _assign_run_dirs(jobs: list[dict[str, Any]], runs_root: Path, table: str) ->
     """Give each engine row its run folder, named by the row's identity key, so that a row with other settings
     never resumes another's checkpoint."""
     for job in jobs:
-        if job["loop"] == "engine":
+        if job["loop"] == "engine" and not job["identity"].get("seeds_at_once"):
             job["run_dir"] = str((runs_root / table / job["model"] / f"seed{job['seed']}-{job['key']}").resolve())
     return jobs
 

@@ -160,7 +160,10 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 
 
 def plot_curves(rows: list[dict[str, Any]], path: Path, task: str) -> bool:
-    """Validation loss and metric per epoch for every engine row, as one PNG. False if matplotlib is missing."""
+    """Validation loss and metric per epoch for every engine row, as one PNG. False if matplotlib is missing or
+    no row has a history (nothing to draw)."""
+    if not any(row.get("history") for row in rows):
+        return False
     try:
         import matplotlib
 

@@ -1,5 +1,8 @@
 """One benchmark row, measured in a process of its own: ``python -m mmzoo.bench.worker JOB.json ROW.json``.
 
+A group of rows that differ only in their seed can train at once (``fit_many``) in one process:
+``python -m mmzoo.bench.worker GROUP.json ROW1.json ROW2.json ...``, GROUP.json holding the list of jobs.
+
 A fresh process per row means one model's allocator state, compiled kernels or peak memory never leak into
 another's numbers (timm's benchmark runs all models in one process; its users have been bitten by that).
 """
@@ -9,14 +12,15 @@ import json
 import platform
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from mmzoo.bench.measure import flops_per_sample, inference_speed, matmul_gflops
 from mmzoo.utils.files import atomic_write_json
 from mmzoo.train.data import recipe_frames, recipe_tensors
-from mmzoo.train.engine import EngineOptions, fit
+from mmzoo.train.engine import EngineOptions, FitResult, fit
+from mmzoo.train.many import fit_many
 from mmzoo.train.loop import samples_per_second
 from mmzoo.train.metrics import loss_function
 from mmzoo.train.precision import resolve_precision
@@ -24,7 +28,7 @@ from mmzoo.train.recipes import Recipe
 from mmzoo.train.reference import reference_fit
 from mmzoo.train.resources import device_name, peak_memory, resolve_device
 
-__all__ = ["run_job"]
+__all__ = ["run_job", "run_group"]
 
 
 def _train(job: dict[str, Any], recipe: Recipe, options: EngineOptions) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -39,8 +43,11 @@ def _train(job: dict[str, Any], recipe: Recipe, options: EngineOptions) -> tuple
     return result.model, {"history": result.history, "best_epoch": result.best_epoch, "best": result.best}
 
 
-def _accelerations(options: EngineOptions, device: torch.device) -> str:
+def _accelerations(options: EngineOptions, device: torch.device, job: dict[str, Any]) -> str:
     """The engine's optional speed-ups a row ran with, as a short label ('' for none)."""
+    if job["identity"].get("seeds_at_once"):  # fit_many replays graphs only of the whole step, and never compiles
+        whole = options.cuda_graphs == "whole-step" and device.type == "cuda"
+        return "seeds at once (fit_many)" + (", whole-step cuda graphs" if whole else "")
     parts = []
     if options.uses_cuda_graphs(device):
         parts.append("whole-step cuda graphs" if options.cuda_graphs == "whole-step" else "cuda graphs")
@@ -68,20 +75,65 @@ def _memory(history: list[dict[str, Any]], device: torch.device) -> dict[str, fl
     return {key: memory.get(key) for key in MEMORY_KEYS}
 
 
+def _precision(job: dict[str, Any], options: EngineOptions, device: torch.device) -> tuple[torch.dtype | None, str]:
+    """The autocast dtype (None: float32) and precision label of a row: the notebook loop always trains in
+    float32, as the notebooks did; the engine in what its amp setting resolves to here."""
+    if job["loop"] != "engine":
+        return None, "float32"
+    return resolve_precision(options.amp, device, job["model"])
+
+
+def _between_ceilings(train: Callable[[], Any], device: torch.device, dtype: torch.dtype) -> tuple[Any, float]:
+    """``train()``'s result and the matrix-multiply ceiling, measured before and after it with the higher kept:
+    on a shared machine a single measurement taken during a neighbour's burst would make the fraction of peak
+    look better than it is."""
+    before = matmul_gflops(device, dtype=dtype)
+    result = train()
+    return result, max(before, matmul_gflops(device, dtype=dtype))
+
+
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume) one model as ``job`` says and return its row (see ``mmzoo.bench.report.CSV_COLUMNS``)."""
     recipe = Recipe.from_dict(job["recipe"])
     options = EngineOptions(**{"progress": False, **job.get("options", {})})
     device = resolve_device(options.device)
-    # The notebook loop always trains in float32; the engine in what its amp setting resolves to here.
+    arithmetic = _precision(job, options, device)[0] or torch.float32
+    (model, out), ceiling = _between_ceilings(lambda: _train(job, recipe, options), device, arithmetic)
+    return _row(job, recipe, options, model, out, ceiling)
+
+
+def run_group(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Train the seeds of ``jobs`` (engine rows that differ only in their seed) at once with
+    :func:`~mmzoo.train.many.fit_many` and return one row per job, in order.
+
+    Each row's training time is its share of the group's (``joint_train_time_s`` / ``runs_at_once`` per epoch,
+    as ``fit_many`` records it); its peak memory is the group's.
+    """
+    first = jobs[0]
+    recipe = Recipe.from_dict(first["recipe"])
+    # fit_many feeds NCHW (vmap adds the run dimension): the rows say so, and inference is measured in it too.
+    options = EngineOptions(**{"progress": False, **first.get("options", {}), "channels_last": False})
+    device = resolve_device(options.device)
+    data = recipe_tensors(recipe, first.get("data_dir"))
+    seeds = [Recipe.from_dict(job["recipe"]).seed for job in jobs]
+
+    def train() -> list[FitResult]:
+        return fit_many(first["model"], recipe, seeds, data=data, options=options, **first.get("model_kwargs", {}))
+
+    results, ceiling = _between_ceilings(train, device, _precision(first, options, device)[0] or torch.float32)
+    rows = []
+    for job, result in zip(jobs, results):
+        out = {"history": result.history, "best_epoch": result.best_epoch, "best": result.best}
+        rows.append({**_row(job, result.recipe, options, result.model, out, ceiling), "runs_at_once": len(jobs)})
+    return rows
+
+
+def _row(job: dict[str, Any], recipe: Recipe, options: EngineOptions, model: torch.nn.Module, out: dict[str, Any],
+         ceiling: float) -> dict[str, Any]:
+    """The row of a trained model: its accuracy, time, speed, FLOPs and memory, and how it was run."""
+    device = resolve_device(options.device)
+    autocast, precision = _precision(job, options, device)
     engine = job["loop"] == "engine"
-    autocast, precision = resolve_precision(options.amp, device, job["model"]) if engine else (None, "float32")
-    arithmetic = autocast or torch.float32
-    ceiling = matmul_gflops(device, dtype=arithmetic)
-    model, out = _train(job, recipe, options)
-    # The ceiling is measured before and after training and the higher kept: on a shared machine a single
-    # measurement taken during a neighbour's burst would make the fraction of peak look better than it is.
-    ceiling = max(ceiling, matmul_gflops(device, dtype=arithmetic))
     history = out["history"]
     model = model.to(device)
     flops = flops_per_sample(model, loss_function(recipe.loss), device)
@@ -123,18 +175,27 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "dtype": "bfloat16 autocast" if autocast is not None else "float32",
         "precision": precision,
         "channels_last": bool(options.channels_last and job["loop"] == "engine"),
-        "accelerations": _accelerations(options, device) if job["loop"] == "engine" else "",
+        "accelerations": _accelerations(options, device, job) if engine else "",
         "history": history,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python -m mmzoo.bench.worker JOB.json ROW.json", file=sys.stderr)
+    if len(argv) < 2:
+        print("usage: python -m mmzoo.bench.worker JOB.json ROW.json  (or GROUP.json ROW.json ROW.json ...: "
+              "a list of jobs trained at once, one row file each)", file=sys.stderr)
         return 2
-    job = json.loads(Path(argv[0]).read_text())
-    atomic_write_json(argv[1], run_job(job))
+    jobs = json.loads(Path(argv[0]).read_text())
+    if isinstance(jobs, dict):
+        jobs = [jobs]
+    if len(jobs) != len(argv) - 1:
+        print(f"{argv[0]} holds {len(jobs)} job(s) but {len(argv) - 1} row file(s) were given", file=sys.stderr)
+        return 2
+    grouped = jobs[0].get("identity", {}).get("seeds_at_once")
+    rows = run_group(jobs) if grouped else [run_job(job) for job in jobs]
+    for path, row in zip(argv[1:], rows):  # written only once every run of the group has finished
+        atomic_write_json(path, row)
     return 0
 
 

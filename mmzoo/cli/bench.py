@@ -5,6 +5,7 @@
     mmzoo bench --table course --set train_frames=2000 --models course_early_fusion course_lidar_only
     mmzoo bench --quick --set lidar_scale=0.05                # model arguments too: new rows, new run folders
     mmzoo bench --table assignment --devices cuda:0 cuda:1    # rows spread over two GPUs
+    mmzoo bench --table assignment-scaled --device cuda --seeds-at-once --whole-step-graphs   # 3 seeds per process
     torchrun --nproc-per-node 4 -m mmzoo bench --table assignment-scaled   # rows spread over ranks
     mmzoo bench --list                               # the tables
 """
@@ -40,6 +41,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         name, out_dir=args.out, runs_dir=args.runs_dir, overrides=tuple(overrides), model_kwargs=model_kwargs,
         models=tuple(args.models) if args.models else None, seeds=tuple(args.seeds) if args.seeds else None,
         options=options, devices=tuple(args.devices or ()), data_dir=args.data_dir, progress=not args.quiet,
+        seeds_at_once=args.seeds_at_once,
     )
     print(Path(paths["md"]).read_text())
     print("written: " + ", ".join(str(path) for path in paths.values()))
@@ -59,5 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--runs-dir", help="checkpoint folder (default OUT/runs); rows resume from it")
     bench.add_argument("--devices", nargs="+", help="run rows concurrently, one per device (cuda:0 cuda:1 ...)")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    bench.add_argument("--seeds-at-once", action="store_true",
+                       help="train each model's seeds together in one process (mmzoo.train.fit_many): pays where a "
+                            "step waits on kernel launches (a GPU), not on a CPU; makes new rows")
     add_engine_arguments(bench)
     bench.set_defaults(func=_cmd_bench)

@@ -241,5 +241,5 @@ def test_workers_decide_auto_on_the_parents_bf16_measurement(monkeypatch, tmp_pa
     monkeypatch.setattr(harness.subprocess, "Popen", lambda args, env: launched.append(env) or type("P", (), {})())
     (job,) = [j for j in table_jobs(TINY) if j["loop"] == "engine"][:1]
     for options in ({"amp": "auto"}, {"amp": None}):
-        Path(harness._launch(job, tmp_path / "row.json", None, options).job_path).unlink()
+        Path(harness._launch([(job, tmp_path / "row.json")], None, options).job_path).unlink()
     assert launched[0][precision.SPEEDUP_ENV] == "0.57" and precision.SPEEDUP_ENV not in launched[1]
