@@ -4,20 +4,23 @@
 #
 #     bash benchmarks/gpu_checks.sh            # writes into $OUT (the device tool's folder) or ./gpu-out
 #
-# The whole script keeps to GPU_CHECKS_BUDGET_S seconds (default 360, so that a lease of 15 minutes leaves time
-# for the machine's start and one rerun). The steps run most important first, each within what is left:
-# 1. the tests that skip without CUDA (whole-step graphs against eager training, CUDA graphs, NVML memory);
+# The whole script keeps to GPU_CHECKS_BUDGET_S seconds (default 420, so that a lease of 15 minutes leaves time
+# for the machine's start and a short rerun). The steps run most important first, each within what is left:
+# 1. the tests that skip without CUDA (whole-step graphs against eager training, for one run and for fit_many's
+#    group; CUDA graphs; NVML memory);
 # 2. intermediate_cat on the full assignment recipe: the notebook-style loop, the engine with forward/backward
 #    graphs and with whole-step graphs, each in a fresh process, taking turns (benchmarks/engine_speed.py);
-# 3. K runs at once against one after the other on the GPU (benchmarks/many_runs.py);
+# 3. the scaled assignment table (8 models x 3 seeds) with each model's seeds at once as whole-step graphs; its
+#    rows' training times add up to the sweep's (benchmarks/results/gpu-h200-seeds-at-once/);
 # 4. intermediate_cat's rows of the scaled assignment table, which record NVML's, torch's allocated and reserved
-#    memory (the notebook saw 773 MB for it).
+#    memory (the notebook saw 773 MB for it);
+# 5. K runs at once against one after the other on the GPU, as whole-step graphs (benchmarks/many_runs.py).
 # Each step writes its log and results as it finishes, so a run cut short keeps what finished.
 set -uo pipefail
 out=${OUT:-gpu-out}
 mkdir -p "$out"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
-deadline=$((SECONDS + ${GPU_CHECKS_BUDGET_S:-360}))
+deadline=$((SECONDS + ${GPU_CHECKS_BUDGET_S:-420}))
 
 # step NAME MAX_SECONDS COMMAND...: run COMMAND for at most MAX_SECONDS or what is left, logging to $out/NAME.log
 step() {
@@ -36,12 +39,15 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out
 python3 -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" | tee -a "$out/gpu.txt"
 
 step gpu-tests 100 python3 -m pytest -q -rs -p no:cacheprovider \
-    tests/train/test_whole_step.py tests/train/test_acceleration.py tests/train/test_resources.py
+    tests/train/test_whole_step.py tests/train/test_many_graphs.py tests/train/test_acceleration.py \
+    tests/train/test_resources.py
 step engine-speed 120 python3 benchmarks/engine_speed.py --device cuda --lidar-scale 0.02 \
     --configs reference cuda-graphs whole-step --out "$out/engine-speed"
-step many-runs 80 python3 benchmarks/many_runs.py --device cuda --epochs 20 --train-frames 1600 --val-frames 400 \
-    --json "$out/many-runs.json"
-step memory-rows 80 python3 benchmarks/run_tables.py --tables assignment-scaled --machine gpu-h200 \
+step seeds-at-once 120 python3 benchmarks/run_tables.py --tables assignment-scaled --machine gpu-h200-seeds-at-once \
+    --seeds-at-once --whole-step-graphs
+step memory-rows 60 python3 benchmarks/run_tables.py --tables assignment-scaled --machine gpu-h200 \
     --models intermediate_cat --seeds 51
-tar czf "$out/gpu-h200-results.tgz" benchmarks/results/gpu-h200 2>/dev/null || true
+step many-runs 80 python3 benchmarks/many_runs.py --device cuda --epochs 20 --train-frames 1600 --val-frames 400 \
+    --rounds 3 --whole-step-graphs --json "$out/many-runs.json"
+tar czf "$out/gpu-h200-results.tgz" benchmarks/results/gpu-h200* 2>/dev/null || true
 echo "finished in $SECONDS s"

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -31,7 +32,9 @@ from mmzoo.bench.report import write_reports
 from mmzoo.bench.tables import BenchTable, get_table
 from mmzoo.train.distributed import rank_and_world, single_process_env
 from mmzoo.train.precision import SPEEDUP_ENV, cpu_bf16_hardware, cpu_bf16_speedup, resolve_precision
-from mmzoo.train.recipes import get_recipe
+from mmzoo.train.engine import EngineOptions
+from mmzoo.train.many import check_fit_many_options
+from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import resolve_device
 from mmzoo.utils.files import atomic_write_json
 
@@ -226,14 +229,14 @@ def seed_groups(pending: list[tuple[dict[str, Any], Path]]) -> list[list[tuple[d
     return list(units.values())
 
 
-def check_seeds_at_once(options: dict[str, Any]) -> None:
-    """Refuse, before any row runs, engine options that :func:`~mmzoo.train.many.fit_many` does not implement."""
-    if options.get("compile"):
-        raise ValueError(f"seeds at once (--seeds-at-once) cannot compile (compile={options['compile']!r}): "
-                         "fit_many trains eagerly; drop --compile or train the seeds one at a time")
-    if options.get("cuda_graphs") is True:
-        raise ValueError("seeds at once (--seeds-at-once) replays CUDA graphs only of the whole step: use "
-                         "--whole-step-graphs instead of --cuda-graphs, or train the seeds one at a time")
+def check_seeds_at_once(recipe: Recipe, options: dict[str, Any]) -> None:
+    """Refuse, before any row runs, a recipe or engine options that :func:`~mmzoo.train.many.fit_many` does not
+    implement (see :func:`~mmzoo.train.many.check_fit_many_options`)."""
+    engine = replace(EngineOptions(**options), distributed=False)  # as the workers run it
+    try:
+        check_fit_many_options(engine, recipe, resolve_device(engine.device))
+    except ValueError as error:
+        raise ValueError(f"seeds at once (--seeds-at-once): {error}") from None
 
 
 def _launch(unit: list[tuple[dict[str, Any], Path]], device: str | None, options: dict[str, Any]) -> subprocess.Popen:
@@ -327,12 +330,12 @@ def run_table(
     options = table_options(table, options)
     rank, world = shard if shard is not None else shard_from_env()
     table_dir = Path(out_dir) / table.name
-    if seeds_at_once:
-        check_seeds_at_once(options)
     settings = {"model_kwargs": model_kwargs, "options": options, "data_dir": data_dir, "seeds_at_once": seeds_at_once}
     jobs = table_jobs(table, tuple(overrides), models, seeds, **settings)
     if not jobs:
         raise ValueError(f"no rows of table {table.name!r} match models={models} seeds={seeds}")
+    if seeds_at_once:
+        check_seeds_at_once(Recipe.from_dict(jobs[0]["recipe"]), options)
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
     # Shards take whole units, so that a group of seeds trains together.
     units = seed_groups([(job, None) for job in jobs])

@@ -16,6 +16,16 @@ its own optimiser would. The runs therefore agree with separate :func:`fit` runs
 
 Differences from :func:`fit`, by design: the runs must share everything but the seed; no run folder (a sweep
 interrupted restarts its group); the inputs stay NCHW (vmap adds a leading run dimension); one process.
+
+``EngineOptions(cuda_graphs="whole-step")`` on one CUDA device replays the group's whole step as one CUDA graph
+(:mod:`mmzoo.train.graphed`, shared with the engine's :mod:`mmzoo.train.whole_step`): each run's batch gathered
+on the device from its own permutation row at a position the step advances, the vmapped forward and loss of every
+run, one backward of their sum, the fused Adam update with the step's learning rate read from a device tensor,
+each run's loss summed on the device; validation stays eager, once per epoch. Recipes that augment batches are
+refused. Status: the same steps run eagerly in the tests on a CPU, where they match the eager group run by run
+and read nothing back to the host; the captured graphs have not yet run on a GPU. Options ``fit_many`` does not
+implement are refused up front (``compile``, ``cuda_graphs=True``, ``distributed`` under torchrun);
+``cuda_graphs=None`` means no graphs here.
 """
 from __future__ import annotations
 
@@ -31,7 +41,9 @@ from torch.func import functional_call, stack_module_state, vmap
 from mmzoo.data.tensors import FusionTensors
 from mmzoo.train.augment import augment_batch
 from mmzoo.train.data import recipe_tensors
+from mmzoo.train.distributed import rank_and_world
 from mmzoo.train.engine import EngineOptions, FitResult
+from mmzoo.train.graphed import GraphedSteps, augmentation_problem
 from mmzoo.train.loop import cpu_state, epoch_order, samples_per_second
 from mmzoo.train.metrics import evaluate, loss_function
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
@@ -39,7 +51,7 @@ from mmzoo.train.precision import resolve_precision
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import keep_freed_memory, resolve_device
 
-__all__ = ["fit_many"]
+__all__ = ["fit_many", "check_fit_many_options"]
 
 
 def fit_many(
@@ -55,15 +67,77 @@ def fit_many(
 
     Each result is what ``fit(model_name, recipe.replace(seed=seed), ...)`` returns (its selected epoch's weights
     loaded), except that an epoch's ``train_time_s`` is the joint step time divided by the number of runs
-    (``joint_train_time_s`` and ``runs_at_once`` record the whole).
+    (``joint_train_time_s`` and ``runs_at_once`` record the whole). ``options.cuda_graphs="whole-step"`` (one
+    CUDA device) replays the whole step as one CUDA graph; None or False runs it eagerly.
 
     Raises:
-        ValueError: no seeds, or a seed twice.
+        ValueError: no seeds, or a seed twice; an option fit_many does not implement (``compile``,
+            ``cuda_graphs=True``, ``distributed`` under torchrun), or ``cuda_graphs="whole-step"`` off a CUDA
+            device or with a recipe that augments batches.
     """
-    recipe = get_recipe(recipe)
+    return _fit_many(model_name, get_recipe(recipe), seeds, data, options, model_kwargs)
+
+
+def _fit_many(model_name: str, recipe: Recipe, seeds: Sequence[int],
+              data: tuple[FusionTensors, FusionTensors] | None, options: EngineOptions,
+              model_kwargs: dict[str, Any], capture: bool | None = None) -> list[FitResult]:
+    """:func:`fit_many`; ``capture`` of the whole-step graph: None on a CUDA device, False to run the graphed
+    steps eagerly (how the tests check their maths on a CPU)."""
+    group, val = _build_group(model_name, recipe, seeds, data, options, model_kwargs, capture)
+    histories, best = _train(group, val)
+    precision = resolve_precision(options.amp, group.device, getattr(group.models[0], "arch_name", None))[1]
+    results = []
+    for k, model in enumerate(group.models):
+        model.load_state_dict(best[k][3])
+        model.eval()
+        results.append(FitResult(model, group.recipes[k], histories[k], best[k][1], dict(best[k][2]),
+                                 str(group.device), precision=precision))
+    return results
+
+
+def check_fit_many_options(options: EngineOptions, recipe: Recipe, device: torch.device,
+                           capture: bool | None = None) -> None:
+    """Refuse, before any work, what fit_many does not implement (it would otherwise be ignored in silence).
+
+    >>> from mmzoo.train.recipes import get_recipe
+    >>> check_fit_many_options(EngineOptions(compile=True), get_recipe("assignment"), torch.device("cpu"))
+    Traceback (most recent call last):
+    ...
+    ValueError: fit_many cannot run with compile=True: fit_many does not compile its vmapped step; ...
+    """
+    problems = []
+    world = rank_and_world()[1] if options.distributed else 1
+    if world > 1:
+        problems.append(f"distributed=True in a torchrun job of {world} ranks: fit_many trains its group in one "
+                        "process; pass EngineOptions(distributed=False) to train a group alone in each process")
+    if options.compile:
+        problems.append(f"compile={options.compile!r}: fit_many does not compile its vmapped step; leave "
+                        "compile=False (cuda_graphs='whole-step' removes the launches on a GPU)")
+    if options.cuda_graphs is True:
+        problems.append("cuda_graphs=True: fit_many has no per-module graphs; use cuda_graphs='whole-step' on one "
+                        "CUDA device, or None / False for eager steps")
+    if options.cuda_graphs == "whole-step":
+        if device.type != "cuda" and capture is not False:
+            problems.append(f"cuda_graphs='whole-step' needs one CUDA device, not device {device}; leave "
+                            "cuda_graphs at None (no graphs in fit_many)")
+        augmentation = augmentation_problem(recipe)
+        if augmentation:
+            problems.append(f"cuda_graphs='whole-step' cannot apply: {augmentation}, here modality_dropout="
+                            f"{recipe.modality_dropout}, corruption_augment={recipe.corruption_augment!r}; use "
+                            "cuda_graphs=None")
+    if problems:
+        raise ValueError(f"fit_many cannot run with {'; and '.join(problems)}")
+
+
+def _build_group(model_name: str, recipe: Recipe, seeds: Sequence[int],
+                 data: tuple[FusionTensors, FusionTensors] | None, options: EngineOptions,
+                 model_kwargs: dict[str, Any], capture: bool | None) -> tuple[_Group, FusionTensors]:
+    """The checked options applied, the data on the device, and the group of seeded models; with the
+    validation split."""
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct and at least one; got {list(seeds)}")
     device = resolve_device(options.device)
+    check_fit_many_options(options, recipe, device, capture)
     if options.threads:
         torch.set_num_threads(options.threads)
     if options.keep_freed_memory and device.type == "cpu":
@@ -72,41 +146,42 @@ def fit_many(
     train, val = train.to(device), val.to(device)
     recipes = [recipe.replace(seed=seed) for seed in seeds]
     models = [build_model(model_name, r, train.target.shape[1], **model_kwargs).to(device) for r in recipes]
-    group = _Group(models, recipes, train, options, device)
-    histories: list[list[dict[str, Any]]] = [[] for _ in seeds]
-    best: list[tuple[float, int, dict[str, float], dict[str, torch.Tensor]]] = [(float("inf"), -1, {}, {})] * len(seeds)
+    return _Group(models, recipes, train, options, device, capture), val
+
+
+def _train(group: _Group, val: FusionTensors) -> tuple[list[list[dict[str, Any]]], list[tuple]]:
+    """Train the group epoch by epoch, validating each run after each epoch; returns each run's history and
+    selected epoch ``(validation loss, epoch, metrics, weights on the CPU)``."""
+    runs, recipe = len(group.models), group.recipe
+    histories: list[list[dict[str, Any]]] = [[] for _ in range(runs)]
+    best: list[tuple[float, int, dict[str, float], dict[str, torch.Tensor]]] = [(float("inf"), -1, {}, {})] * runs
     for epoch in range(1, recipe.epochs + 1):
         lr = group.optimizer.param_groups[0]["lr"]
         losses, seconds = group.train_epoch()
-        for k, model in enumerate(models):
+        for k, model in enumerate(group.models):
             start = time.perf_counter()
             metrics = group.validate(k, val)
             record = {
                 "epoch": epoch, "lr": lr, "train_loss": float(losses[k]),
                 **{f"val_{key}": value for key, value in metrics.items()},
-                "train_time_s": seconds / len(models), "eval_time_s": time.perf_counter() - start,
+                "train_time_s": seconds / runs, "eval_time_s": time.perf_counter() - start,
                 "train_samples": group.steps * recipe.batch_size, "joint_train_time_s": seconds,
-                "runs_at_once": len(models),
+                "runs_at_once": runs,
             }
             record["train_samples_per_s"] = samples_per_second([record], record["train_samples"])
             histories[k].append(record)
             if recipe.select == "last" or metrics["loss"] < best[k][0]:
                 best[k] = (metrics["loss"], epoch, metrics, cpu_state(model))
-    precision = resolve_precision(options.amp, device, getattr(models[0], "arch_name", None))[1]
-    results = []
-    for k, model in enumerate(models):
-        model.load_state_dict(best[k][3])
-        model.eval()
-        results.append(FitResult(model, recipes[k], histories[k], best[k][1], dict(best[k][2]), str(device),
-                                 precision=precision))
-    return results
+    return histories, best
 
 
 class _Group:
-    """The stacked parameters of K models, their optimiser, schedule and per-run generators."""
+    """The stacked parameters of K models, their optimiser, schedule and per-run generators; with
+    ``cuda_graphs="whole-step"`` their step in fixed device tensors (``whole``), captured unless ``capture`` is
+    False (None: captured on a CUDA device)."""
 
     def __init__(self, models: list[nn.Module], recipes: list[Recipe], train: FusionTensors,
-                 options: EngineOptions, device: torch.device) -> None:
+                 options: EngineOptions, device: torch.device, capture: bool | None = None) -> None:
         self.models, self.recipes, self.train, self.device = models, recipes, train, device
         self.recipe = recipes[0]
         self.steps = len(train) // self.recipe.batch_size
@@ -127,6 +202,15 @@ class _Group:
             return criterion(functional_call(base, (params, buffers), (rgb, lidar)).float(), target)
 
         self.losses = vmap(run_loss)
+        self.whole: _WholeGroupStep | None = None
+        if options.cuda_graphs == "whole-step":
+            self.whole = _WholeGroupStep(self, device.type == "cuda" if capture is None else capture)
+
+    def run_losses(self, rgb: torch.Tensor, lidar: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Each run's loss on its own batch (``(runs, batch, ...)`` inputs), under the options' autocast."""
+        dtype = self.autocast_dtype
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False):
+            return self.losses(self.params, self.buffers, rgb, lidar, target)
 
     def train_epoch(self) -> tuple[torch.Tensor, float]:
         """One epoch of every run; returns each run's mean training loss and the joint seconds."""
@@ -134,19 +218,19 @@ class _Group:
         orders = [epoch_order(size, generator).to(self.device) for generator in self.generators]
         for model in self.models:
             model.train()
-        loss_sums = torch.zeros(len(self.models), device=self.device)
         start = time.perf_counter()
-        for step in range(self.steps):
-            parts = [self._run_batch(k, order[step * batch : (step + 1) * batch]) for k, order in enumerate(orders)]
-            rgb, lidar, target = (torch.stack(tensors) for tensors in zip(*parts))
-            dtype = self.autocast_dtype
-            with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False):
-                losses = self.losses(self.params, self.buffers, rgb, lidar, target)
-            self.optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            self.optimizer.step()
-            self.scheduler.step()
-            loss_sums += losses.detach()
+        if self.whole is not None:
+            loss_sums = self.whole.train_epoch(torch.stack(orders))
+        else:
+            loss_sums = torch.zeros(len(self.models), device=self.device)
+            for step in range(self.steps):
+                parts = [self._run_batch(k, order[step * batch : (step + 1) * batch]) for k, order in enumerate(orders)]
+                losses = self.run_losses(*(torch.stack(tensors) for tensors in zip(*parts)))
+                self.optimizer.zero_grad(set_to_none=True)
+                losses.sum().backward()
+                self.optimizer.step()
+                self.scheduler.step()
+                loss_sums += losses.detach()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return loss_sums / self.steps, time.perf_counter() - start
@@ -167,3 +251,29 @@ class _Group:
             tensor.copy_(self.buffers[name][k])
         return evaluate(model, val, self.recipe.task, self.recipe.loss, self.eval_batch_size, self.device,
                         autocast_dtype=self.autocast_dtype)
+
+
+class _WholeGroupStep(GraphedSteps):
+    """The group's whole step with every input in fixed device tensors (:class:`~mmzoo.train.graphed.GraphedSteps`
+    holds them, and captures and replays the step): no host reads."""
+
+    def __init__(self, group: _Group, capture: bool) -> None:
+        self.group = group
+        super().__init__(group.optimizer, group.scheduler, group.steps, group.recipe.batch_size, group.device,
+                         capture, runs=len(group.models))
+
+    def _step(self) -> None:
+        """Gather each run's batch at ``position`` from its own row, the vmapped losses, one backward of their sum,
+        Adam; advance ``position``."""
+        rgb, lidar, target = self.group.train.batch(self._batch_index())  # (runs, batch, ...)
+        self._take_lr()
+        losses = self.group.run_losses(rgb, lidar, target)
+        losses.sum().backward()
+        self.optimizer.step()
+        self._end_step(losses)
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        """The stacked weights and buffers (e.g. BatchNorm statistics), which a warm-up step changes."""
+        group = self.group
+        return {**{f"params.{k}": v for k, v in group.params.items()},
+                **{f"buffers.{k}": v for k, v in group.buffers.items()}}

@@ -21,36 +21,36 @@ warm-up steps on a side stream first; the weights, the optimiser's state and the
 back afterwards, so the first real step starts where eager training would.
 
 Without capture (``capture=False``, e.g. on a CPU) :class:`WholeStep` runs the same steps eagerly: that is how
-its maths is tested where no GPU is lent.
+its maths is tested where no GPU is lent. The device-side inputs, the schedule computed ahead and the
+warm-up-restore-capture routine are :mod:`mmzoo.train.graphed`'s, shared with :func:`mmzoo.train.many.fit_many`.
 """
 from __future__ import annotations
 
-import warnings
-
 import torch
 
+from mmzoo.train.graphed import GraphedSteps, augmentation_problem
 from mmzoo.train.loop import Session
 from mmzoo.train.metrics import evaluation_sums
 
 __all__ = ["WholeStep", "whole_step_problems"]
 
-_WARMUP_STEPS = 3
-
 
 def whole_step_problems(session: Session) -> list[str]:
     """Why ``session`` cannot run as whole-step graphs (empty when it can)."""
-    recipe, problems = session.recipe, []
+    problems = []
     if session.context.enabled:
         problems.append("it trains under DDP (one process per GPU is needed)")
-    if recipe.modality_dropout or recipe.corruption_augment:
-        problems.append("the recipe augments batches (modality_dropout / corruption_augment draw on the host)")
+    augmentation = augmentation_problem(session.recipe)
+    if augmentation:
+        problems.append(augmentation)
     if len(session.optimizer.param_groups) != 1:
         problems.append("the optimiser has more than one parameter group")
     return problems
 
 
-class WholeStep:
-    """The training steps and validation of ``session`` with every input in fixed device tensors.
+class WholeStep(GraphedSteps):
+    """The training steps and validation of ``session`` with every input in fixed device tensors
+    (:class:`~mmzoo.train.graphed.GraphedSteps` holds them, and captures and replays the step).
 
     >>> whole = WholeStep(session)                     # doctest: +SKIP
     >>> loss_sum = whole.train_epoch(order)            # doctest: +SKIP
@@ -62,15 +62,9 @@ class WholeStep:
         if problems:
             raise ValueError(f"cuda_graphs='whole-step' cannot apply: {'; '.join(problems)}; use cuda_graphs=True")
         self.session = session
-        self.capture = session.device.type == "cuda" if capture is None else capture
-        device, batch = session.device, session.recipe.batch_size
-        self.order = torch.zeros(session.steps * batch, dtype=torch.long, device=device)
-        self.position = torch.zeros((), dtype=torch.long, device=device)
-        self.offsets = torch.arange(batch, device=device)
-        self.lrs = torch.zeros(session.steps, dtype=torch.float32, device=device)
-        self.lr = torch.zeros((), dtype=torch.float32, device=device)
-        self.loss_sum = torch.zeros((), device=device)
-        self.train_graph: torch.cuda.CUDAGraph | None = None
+        device = session.device
+        super().__init__(session.optimizer, session.scheduler, session.steps, session.recipe.batch_size, device,
+                         device.type == "cuda" if capture is None else capture)
         self.val_graph: torch.cuda.CUDAGraph | None = None
         self.val_sums: dict[str, torch.Tensor] = {}
 
@@ -78,90 +72,21 @@ class WholeStep:
     def _step(self) -> None:
         """Gather the batch at ``position``, forward, backward, Adam; advance ``position`` (no host reads)."""
         session = self.session
-        index = self.order.index_select(0, self.position * len(self.offsets) + self.offsets)
-        rgb, lidar, target = session.train.batch(index)
+        rgb, lidar, target = session.train.batch(self._batch_index())
         rgb = rgb.contiguous(memory_format=session.memory_format)
         lidar = lidar.contiguous(memory_format=session.memory_format)
-        self.lr.copy_(self.lrs.index_select(0, self.position.view(1)).view(()))
+        self._take_lr()
         dtype = session.autocast_dtype
         with torch.autocast(session.device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False):
             output = session.model(rgb, lidar)
         loss = session.criterion(output.float(), target)
         loss.backward()
         session.optimizer.step()
-        self.loss_sum += loss.detach()
-        self.position += 1
+        self._end_step(loss)
 
-    def _schedule(self) -> list[float]:
-        """The learning rate of each step of the coming epoch, from the recipe's scheduler (which it advances
-        by the epoch, as the eager engine's steps do)."""
-        group, scheduler = self.session.optimizer.param_groups[0], self.session.scheduler
-        rates = []
-        with warnings.catch_warnings():  # stepping the scheduler ahead of the optimiser is the point here
-            warnings.simplefilter("ignore", UserWarning)
-            for _ in range(self.session.steps):
-                rates.append(float(group["lr"]))
-                scheduler.step()
-        return rates
-
-    def train_epoch(self, order: torch.Tensor) -> torch.Tensor:
-        """Train one epoch over ``order`` (the epoch's permutation); returns the summed loss of its steps."""
-        session = self.session
-        group = session.optimizer.param_groups[0]
-        self.order.copy_(order[: len(self.order)])
-        self.lrs.copy_(torch.tensor(self._schedule(), dtype=torch.float32))
-        after = group["lr"]  # the scheduler's float, restored for checkpoints and the next schedule
-        group["lr"] = self.lr
-        try:
-            if self.capture and self.train_graph is None:
-                self._capture_training()
-            self.position.zero_()
-            self.loss_sum.zero_()
-            for _ in range(session.steps):
-                if self.train_graph is not None:
-                    self.train_graph.replay()
-                else:
-                    session.optimizer.zero_grad(set_to_none=True)
-                    self._step()
-        finally:
-            group["lr"] = after
-        return self.loss_sum
-
-    def _capture_training(self) -> None:
-        """Warm up on a side stream, put the state back, then capture one step (gradients set to None first,
-        so the graph's backward writes them afresh on every replay)."""
-        session = self.session
-        group = session.optimizer.param_groups[0]
-        model_state = {key: value.detach().clone() for key, value in session.model.state_dict().items()}
-        optimizer_state = {id(p): {k: v.clone() for k, v in s.items()} for p, s in session.optimizer.state.items()}
-        group["capturable"] = True
-        side = torch.cuda.Stream(session.device)
-        side.wait_stream(torch.cuda.current_stream(session.device))
-        with torch.cuda.stream(side):
-            for _ in range(_WARMUP_STEPS):
-                session.optimizer.zero_grad(set_to_none=True)
-                self._step()
-        torch.cuda.current_stream(session.device).wait_stream(side)
-        self._restore(model_state, optimizer_state)
-        session.optimizer.zero_grad(set_to_none=True)
-        self.train_graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.train_graph):
-            self._step()
-        group["capturable"] = False  # what checkpoints record; the captured kernels keep their device-side steps
-        self._restore(model_state, optimizer_state)
-
-    def _restore(self, model_state: dict[str, torch.Tensor], optimizer_state: dict[int, dict]) -> None:
-        """Copy the saved weights and optimiser state back in place (the graph holds these tensors); state the
-        warm-up created from nothing is zeroed, which is Adam's fresh state."""
-        with torch.no_grad():
-            self.session.model.load_state_dict(model_state)
-            for param, state in self.session.optimizer.state.items():
-                saved = optimizer_state.get(id(param), {})
-                for key, value in state.items():
-                    if torch.is_tensor(value):
-                        value.copy_(saved[key]) if key in saved else value.zero_()
-        self.position.zero_()
-        self.loss_sum.zero_()
+    def _state(self) -> dict[str, torch.Tensor]:
+        """The model's weights and buffers (e.g. BatchNorm statistics), which a warm-up step changes."""
+        return self.session.model.state_dict()
 
     # -- validation -----------------------------------------------------------------------------------------------
     def validate(self) -> dict[str, float]:

@@ -45,7 +45,9 @@ def test_many_runs_times_both_ways_on_the_same_runs(repo_script, tmp_path):
                           "64", "--val-frames", "32", "--rounds", "2", "--json", str(out)])
     saved = json.loads(out.read_text())
     assert saved["speedup"] == pytest.approx(saved["median_s"]["fit one by one"] / saved["median_s"]["fit_many"])
-    assert all(len(times) == 2 for times in saved["times_s"].values())
+    assert all(len(times) == 2 for times in saved["times_s"].values()) and len(saved["times_s"]) == 3
+    assert saved["speedup_vs_engine_defaults"] == pytest.approx(
+        saved["median_s"]["fit one by one, engine defaults"] / saved["median_s"]["fit_many"])
     assert saved["max_best_val_loss_difference"] < 1e-3, "the two ways trained the same runs"
     assert result["machine"] and result["seeds"] == [1, 2]
 

@@ -63,8 +63,9 @@ def test_shards_take_whole_groups(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"compile": True}, "cannot compile"),
-    ({"cuda_graphs": True}, "--whole-step-graphs instead of --cuda-graphs"),
+    ({"compile": True}, r"seeds at once \(--seeds-at-once\): fit_many cannot run with compile=True"),
+    ({"cuda_graphs": True}, "cuda_graphs=True: fit_many has no per-module graphs"),
+    ({"cuda_graphs": "whole-step", "device": "cpu"}, "'whole-step' needs one CUDA device, not device cpu"),
 ])
 def test_options_fit_many_does_not_implement_are_refused_before_any_row(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):

@@ -1,12 +1,12 @@
 """The whole-step graphs' maths: the same epochs as the eager engine (eagerly on a CPU, captured on a GPU)."""
 import pytest
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmzoo.train import EngineOptions, fit, get_recipe
 from mmzoo.train.data import recipe_tensors
 from mmzoo.train.distributed import setup
 from mmzoo.train.engine import _set_up
+from mmzoo.train.graphed import HostReads
 from mmzoo.train.loop import run_epoch
 from mmzoo.train.whole_step import WholeStep
 
@@ -48,32 +48,18 @@ def test_a_whole_step_epoch_runs_every_step_and_trains():
     assert any(not torch.equal(before[key], value) for key, value in whole.model.state_dict().items())
 
 
-class _HostReads(TorchDispatchMode):
-    """Records every operation that copies a tensor's value to the host (``.item()``, ``float(t)``, ``if t:``):
-    a CUDA graph cannot capture one."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func in (torch.ops.aten._local_scalar_dense.default, torch.ops.aten.is_nonzero.default):
-            self.reads.append(str(func))
-        return func(*args, **(kwargs or {}))
-
-
 def test_the_step_and_validation_never_read_a_value_back_to_the_host():
     whole = _session(RECIPE, True)
     whole.whole_step.train_epoch(torch.randperm(len(whole.train)))  # the model's one-off CPU input-range check
     whole.optimizer.param_groups[0]["lr"] = whole.whole_step.lr  # as during a whole-step epoch
     whole.whole_step.position.zero_()
-    with _HostReads() as step:
+    with HostReads() as step:
         whole.optimizer.zero_grad(set_to_none=True)
         whole.whole_step._step()
-    with _HostReads() as validation:
+    with HostReads() as validation:
         whole.whole_step._sums()
     assert step.reads == [] and validation.reads == []
-    with _HostReads() as detector:
+    with HostReads() as detector:
         float(whole.whole_step.loss_sum)
     assert detector.reads, "the detector sees a host read"
 
