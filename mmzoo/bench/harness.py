@@ -10,7 +10,8 @@ settings makes new rows instead of reusing, or failing on, the old ones. Layout 
 and ``curves.png`` (regenerated after every row from the rows of the current identity, under a file lock,
 atomically), and engine checkpoints under ``runs_dir/<table>/<model>/seed<seed>-<key>/`` (an interrupted row
 resumes from its last finished epoch). Rows can be spread over processes: each of ``world`` shards (e.g. the ranks of a
-torchrun job, read from RANK / WORLD_SIZE) takes every ``world``-th row, and over GPUs with ``devices``.
+torchrun job, read from RANK / WORLD_SIZE) takes every ``world``-th row, and over GPUs with ``devices``. With
+``seeds_at_once`` each model's seeds train together in one worker (:func:`seed_groups`), and shards take whole groups.
 """
 from __future__ import annotations
 

@@ -71,7 +71,8 @@ def test_the_published_many_runs_ratio_is_the_result_file(repo_script):
     result = json.loads(script.RESULTS.read_text())
     doc = (script.RESULTS.parents[3] / "docs" / "training.md").read_text()
     assert f"measured `fit_many` at {result['speedup']:.2f}x the speed of three `fit` runs" in doc
-    assert len(result["seeds"]) == 3 and result["model"] in doc
+    assert f"and at {result['speedup_vs_engine_defaults']:.2f}x three `fit` runs with the engine's defaults" in doc
+    assert len(result["seeds"]) == 3 and result["model"] in doc and "(2 threads)" in result["machine"]
 
 
 def test_the_published_fidelity_dynamics_are_the_runs(repo_script):
