@@ -338,10 +338,7 @@ def run_table(
     if seeds_at_once:
         check_seeds_at_once(Recipe.from_dict(jobs[0]["recipe"]), options)
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
-    # Shards take whole units, so that a group of seeds trains together.
-    units = seed_groups([(job, None) for job in jobs])
-    mine = [job for index, unit in enumerate(units) if index % world == rank for job, _ in unit]
-    mine = _assign_run_dirs(mine, runs_root, table.name)
+    mine = _assign_run_dirs(_shard_of(jobs, rank, world), runs_root, table.name)
     pending = [(job, table_dir / "rows" / f"{job['name']}.json") for job in mine]
     pending = [(job, path) for job, path in pending if not _is_done(path, job)]
     (table_dir / "rows").mkdir(parents=True, exist_ok=True)
@@ -358,6 +355,13 @@ def run_table(
     if failed:
         raise RuntimeError(f"{len(failed)} benchmark row(s) failed: {', '.join(failed)}; their errors are printed above")
     return paths
+
+
+def _shard_of(jobs: list[dict[str, Any]], rank: int, world: int) -> list[dict[str, Any]]:
+    """The jobs of shard ``rank`` of ``world``: every ``world``-th unit (:func:`seed_groups`), so that a group of
+    seeds trains together."""
+    units = seed_groups([(job, None) for job in jobs])
+    return [job for index, unit in enumerate(units) if index % world == rank for job, _ in unit]
 
 
 def _assign_run_dirs(jobs: list[dict[str, Any]], runs_root: Path, table: str) -> list[dict[str, Any]]:
