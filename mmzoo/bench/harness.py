@@ -237,7 +237,8 @@ def check_seeds_at_once(recipe: Recipe, options: dict[str, Any]) -> None:
     try:
         check_fit_many_options(engine, recipe, resolve_device(engine.device))
     except ValueError as error:
-        raise ValueError(f"seeds at once (--seeds-at-once): {error}") from None
+        raise ValueError(f"seeds at once (--seeds-at-once): {error} (the command-line flags: --compile, "
+                         "--cuda-graphs, --whole-step-graphs)") from None
 
 
 def _launch(unit: list[tuple[dict[str, Any], Path]], device: str | None, options: dict[str, Any]) -> subprocess.Popen:

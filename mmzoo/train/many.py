@@ -103,7 +103,7 @@ def check_fit_many_options(options: EngineOptions, recipe: Recipe, device: torch
     >>> check_fit_many_options(EngineOptions(compile=True), get_recipe("assignment"), torch.device("cpu"))
     Traceback (most recent call last):
     ...
-    ValueError: fit_many cannot run with compile=True: fit_many does not compile its vmapped step; ...
+    ValueError: fit_many cannot run as asked: compile=True: fit_many does not compile its vmapped step; ...
     """
     problems = []
     world = rank_and_world()[1] if options.distributed else 1
@@ -126,7 +126,7 @@ def check_fit_many_options(options: EngineOptions, recipe: Recipe, device: torch
                             f"{recipe.modality_dropout}, corruption_augment={recipe.corruption_augment!r}; use "
                             "cuda_graphs=None")
     if problems:
-        raise ValueError(f"fit_many cannot run with {'; and '.join(problems)}")
+        raise ValueError(f"fit_many cannot run as asked: {'; and '.join(problems)}")
 
 
 def _build_group(model_name: str, recipe: Recipe, seeds: Sequence[int],

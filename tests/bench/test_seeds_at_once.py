@@ -63,7 +63,7 @@ def test_shards_take_whole_groups(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"compile": True}, r"seeds at once \(--seeds-at-once\): fit_many cannot run with compile=True"),
+    ({"compile": True}, r"seeds at once \(--seeds-at-once\): fit_many cannot run as asked: compile=True"),
     ({"cuda_graphs": True}, "cuda_graphs=True: fit_many has no per-module graphs"),
     ({"cuda_graphs": "whole-step", "device": "cpu"}, "'whole-step' needs one CUDA device, not device cpu"),
 ])
