@@ -6,11 +6,11 @@
 #
 # The whole script keeps to GPU_CHECKS_BUDGET_S seconds (default 420, so that a lease of 15 minutes leaves time
 # for the machine's start and a short rerun). The steps run most important first, each within what is left:
-# 1. the tests that skip without CUDA (whole-step graphs against eager training, for one run and for fit_many's
-#    group; CUDA graphs; NVML memory);
+# 1. the tests that skip without CUDA (whole-step graphs against eager training, for one run and, separately,
+#    for fit_many's group, whose graphs the later steps use only if that test passes; CUDA graphs; NVML memory);
 # 2. intermediate_cat on the full assignment recipe: the notebook-style loop, the engine with forward/backward
 #    graphs and with whole-step graphs, each in a fresh process, taking turns (benchmarks/engine_speed.py);
-# 3. the scaled assignment table (8 models x 3 seeds) with each model's seeds at once as whole-step graphs; its
+# 3. the scaled assignment table (8 models x 3 seeds) with each model's seeds at once, as whole-step graphs; its
 #    rows' training times add up to the sweep's (benchmarks/results/gpu-h200-seeds-at-once/);
 # 4. intermediate_cat's rows of the scaled assignment table, which record NVML's, torch's allocated and reserved
 #    memory (the notebook saw 773 MB for it);
@@ -39,15 +39,19 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out
 python3 -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" | tee -a "$out/gpu.txt"
 
 step gpu-tests 100 python3 -m pytest -q -rs -p no:cacheprovider \
-    tests/train/test_whole_step.py tests/train/test_many_graphs.py tests/train/test_acceleration.py \
-    tests/train/test_resources.py
+    tests/train/test_whole_step.py tests/train/test_acceleration.py tests/train/test_resources.py
+# fit_many's whole-step graphs on the GPU: the sweep below replays them only if they match eager training.
+graphs=()
+if step group-graphs-test 60 python3 -m pytest -q -rs -p no:cacheprovider tests/train/test_many_graphs.py; then
+    graphs=(--whole-step-graphs)
+fi
 step engine-speed 120 python3 benchmarks/engine_speed.py --device cuda --lidar-scale 0.02 \
     --configs reference cuda-graphs whole-step --out "$out/engine-speed"
 step seeds-at-once 120 python3 benchmarks/run_tables.py --tables assignment-scaled --machine gpu-h200-seeds-at-once \
-    --seeds-at-once --whole-step-graphs
+    --seeds-at-once "${graphs[@]}"
 step memory-rows 60 python3 benchmarks/run_tables.py --tables assignment-scaled --machine gpu-h200 \
     --models intermediate_cat --seeds 51
 step many-runs 80 python3 benchmarks/many_runs.py --device cuda --epochs 20 --train-frames 1600 --val-frames 400 \
-    --rounds 3 --whole-step-graphs --json "$out/many-runs.json"
+    --rounds 3 "${graphs[@]}" --json "$out/many-runs.json"
 tar czf "$out/gpu-h200-results.tgz" benchmarks/results/gpu-h200* 2>/dev/null || true
 echo "finished in $SECONDS s"
