@@ -65,3 +65,25 @@ def repo_script():
         return module
 
     return load
+
+
+@pytest.fixture
+def published(repo_script):
+    """``published("benchmarks/speed_ratio.py", "speed-ratio")``: the measurement script as a module, its committed
+    ``benchmarks/results/<folder>/results.json`` and the block of docs/benchmarks.md between the script's
+    ``MARKERS`` (the test is skipped where no result is committed)."""
+    import json
+    from pathlib import Path
+
+    from mmzoo.bench.docs_tables import read_block
+
+    root = Path(__file__).resolve().parents[1]
+
+    def load(script: str, folder: str):
+        results = root / "benchmarks" / "results" / folder / "results.json"
+        if not results.is_file():
+            pytest.skip(f"no {folder} result committed yet")
+        module = repo_script(script)
+        return module, json.loads(results.read_text()), read_block(root / "docs" / "benchmarks.md", module.MARKERS)
+
+    return load

@@ -326,8 +326,6 @@ def run_table(
     Returns the paths of the written reports (which hold only rows of this identity). Raises RuntimeError naming
     the rows that failed (after writing the reports of those that did not).
     """
-    from tqdm.auto import tqdm
-
     table = table if isinstance(table, BenchTable) else get_table(table)
     options = table_options(table, options)
     rank, world = shard if shard is not None else shard_from_env()
@@ -345,17 +343,27 @@ def run_table(
     (table_dir / "rows").mkdir(parents=True, exist_ok=True)
     # Every row of the table with these settings (not only this shard's or the filtered ones) is reported.
     reported = table_jobs(table, tuple(overrides), **settings)
-    with tqdm(total=len(mine), initial=len(mine) - len(pending), desc=f"bench {table.name}", unit="row",
-              disable=not progress) as bar:
-        def finished(job: dict[str, Any]) -> None:
-            bar.update(1)
-            _report(table, table_dir, reported)
-
-        failed = _run_rows(pending, tuple(devices), options, finished)
+    bar = {"total": len(mine), "initial": len(mine) - len(pending), "disable": not progress}
+    failed = _run_with_reports(table, table_dir, reported, pending, tuple(devices), options, bar)
     paths = _report(table, table_dir, reported)
     if failed:
         raise RuntimeError(f"{len(failed)} benchmark row(s) failed: {', '.join(failed)}; their errors are printed above")
     return paths
+
+
+def _run_with_reports(table: BenchTable, table_dir: Path, reported: list[dict[str, Any]],
+                      pending: list[tuple[dict[str, Any], Path]], devices: tuple[str, ...], options: dict[str, Any],
+                      bar: dict[str, Any]) -> list[str]:
+    """Run the pending rows under a progress bar (``bar``: tqdm's arguments), rewriting the table's reports after
+    each finished row; returns the names of the rows that failed."""
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=f"bench {table.name}", unit="row", **bar) as progress:
+        def finished(job: dict[str, Any]) -> None:
+            progress.update(1)
+            _report(table, table_dir, reported)
+
+        return _run_rows(pending, devices, options, finished)
 
 
 def _shard_of(jobs: list[dict[str, Any]], rank: int, world: int) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from mmzoo.bench.docs_tables import read_block
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "engine-speed" / "results.json"
@@ -31,11 +30,8 @@ def test_engine_speed_runs_every_setting_and_reports_a_failing_one(repo_script, 
     assert rows["nchw"]["val_loss"] == pytest.approx(rows["eager"]["val_loss"], rel=1e-3)
 
 
-@pytest.mark.skipif(not RESULTS.exists(), reason="no engine-speed result committed yet")
-def test_the_docs_show_the_committed_engine_speed(repo_script):
-    script = repo_script("benchmarks/engine_speed.py")
-    results = json.loads(RESULTS.read_text())
-    block = read_block(ROOT / "docs" / "benchmarks.md", script.MARKERS)
+def test_the_docs_show_the_committed_engine_speed(published):
+    script, results, block = published("benchmarks/engine_speed.py", "engine-speed")
     assert block.strip() == script.markdown(results).strip()
     assert results["rows"] == script.summarize(results["runs"], results["configs"])
     # what the prose under the table says of it

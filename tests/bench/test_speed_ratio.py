@@ -7,17 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mmzoo.bench.docs_tables import read_block
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "speed-ratio" / "results.json"
 
 
-@pytest.mark.skipif(not RESULTS.exists(), reason="no speed-ratio result committed yet")
-def test_the_docs_show_the_committed_measurement(repo_script):
-    results = json.loads(RESULTS.read_text())
-    module = repo_script("benchmarks/speed_ratio.py")
-    block = read_block(ROOT / "docs" / "benchmarks.md", module.MARKERS)
+def test_the_docs_show_the_committed_measurement(published):
+    module, results, block = published("benchmarks/speed_ratio.py", "speed-ratio")
     assert block.strip() == module.markdown(results).strip()
     seeds = [run["seed"] for run in results["runs"]]
     assert len(set(seeds)) == len(seeds) >= 3

@@ -8,17 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from mmzoo.bench.docs_tables import read_block
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "step-profile" / "results.json"
 
 
-@pytest.mark.skipif(not RESULTS.exists(), reason="no step profile committed yet")
-def test_the_docs_show_the_committed_profile(repo_script):
-    results = json.loads(RESULTS.read_text())
-    module = repo_script("benchmarks/step_profile.py")
-    block = read_block(ROOT / "docs" / "benchmarks.md", module.MARKERS)
+def test_the_docs_show_the_committed_profile(published):
+    module, results, block = published("benchmarks/step_profile.py", "step-profile")
     assert block.strip() == module.docs_table(results).strip()
     assert [row["model"] for row in results["rows"]] == list(module.MODELS)
     for row in results["rows"]:
