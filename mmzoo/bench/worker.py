@@ -45,7 +45,8 @@ def _train(job: dict[str, Any], recipe: Recipe, options: EngineOptions) -> tuple
 
 def _accelerations(options: EngineOptions, device: torch.device, job: dict[str, Any]) -> str:
     """The engine's optional speed-ups a row ran with, as a short label ('' for none)."""
-    if (job.get("identity") or {}).get("seeds_at_once"):  # fit_many replays graphs only of the whole step, and never compiles
+    # fit_many replays graphs only of the whole step, and never compiles.
+    if (job.get("identity") or {}).get("seeds_at_once"):
         whole = options.cuda_graphs == "whole-step" and device.type == "cuda"
         return "seeds at once (fit_many)" + (", whole-step cuda graphs" if whole else "")
     parts = []
