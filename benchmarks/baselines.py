@@ -3,7 +3,7 @@ says whether a network learned anything.
 
 For the position tables (three cubes) the best input-blind prediction under MSE is the training set's mean of
 each of the 9 numbers; for cube vs sphere it is the majority class of the training frames (the set is
-balanced, so 0.5). Written to ``benchmarks/results/baselines.json``::
+balanced, so 0.5). Written to ``benchmarks/results/baselines/results.json``::
 
     python benchmarks/baselines.py
 """
@@ -19,7 +19,7 @@ from mmzoo.train.metrics import batch_metrics, loss_function
 from mmzoo.train.recipes import get_recipe
 from mmzoo.utils.files import atomic_write_json
 
-RESULTS = Path(__file__).resolve().parent / "results" / "baselines.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "baselines" / "results.json"
 
 
 def input_blind(table: str) -> dict[str, float]:

@@ -21,9 +21,9 @@ is known of the real frames (see ``docs/data.md``):
   sits with the LiDAR) and the centre of its silhouette, against the listed position.
 
 The cubes are pure red, green and blue, so each pixel's colour names the cube it shows. Writes
-``benchmarks/results/cube-properties/results.{json,md}``::
+``studies/results/cube-properties/results.{json,md}``::
 
-    python benchmarks/cube_properties.py
+    python studies/cube_properties.py
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Compare the engine's speed settings on one model and recipe: which of them pays on this machine?
 
-    python benchmarks/engine_speed.py --lidar-scale 0.02 --configs reference nchw eager bf16 compile \\
-        --set epochs=6 --set train_frames=1600 --set val_frames=400 --rounds 2 --docs docs/benchmarks.md
-    python benchmarks/engine_speed.py --lidar-scale 0.02 --device cuda \\
+    python studies/engine_speed.py --lidar-scale 0.02 --configs reference nchw eager bf16 compile \\
+        --set epochs=6 --set train_frames=1600 --set val_frames=400 --rounds 2 --docs docs/studies.md
+    python studies/engine_speed.py --lidar-scale 0.02 --device cuda \\
         --configs reference cuda-graphs whole-step --out gpu-out/engine-speed
 
 Each configuration trains the same model on the same data and recipe with ``mmzoo.train.fit`` (no checkpoints)
@@ -115,7 +115,7 @@ def markdown(results: dict) -> str:
              f"Model `{results['model']}` ({', '.join(f'{k}={v}' for k, v in results['model_kwargs'].items())}), "
              f"`{recipe['name']}` recipe, {recipe['epochs']} epochs of {recipe['train_frames']} frames; "
              f"each run in a fresh process, {results['rounds']} round(s), medians. Written by "
-             "`benchmarks/engine_speed.py`.", "",
+             "`studies/engine_speed.py`.", "",
              "| configuration | first epoch (s) | steady epoch (s) | steady speed vs eager | whole run (s) | "
              "best val loss | best val metric |", "|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
@@ -137,7 +137,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--configs", nargs="+", default=["eager"], choices=[*CONFIGS, "reference"])
     parser.add_argument("--rounds", type=int, default=1, help="times each configuration runs, in rotating order")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default="benchmarks/results/engine-speed", help="folder of results.json / .md")
+    parser.add_argument("--out", default="studies/results/engine-speed", help="folder of results.json / .md")
     parser.add_argument("--docs", help="also rewrite the engine-speed block of this page")
     parser.add_argument("--worker", choices=[*CONFIGS, "reference"], help=argparse.SUPPRESS)
     return parser.parse_args(argv)

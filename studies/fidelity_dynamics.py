@@ -8,11 +8,11 @@ step is computed (channels_last, fused Adam, the evaluation's batches), i.e. flo
 the exact recipe (raw xyza, no ``lidar_scale``) with both loops over several seeds and reports, per model and
 loop, how many runs left ln 2, at which epoch, and where they ended::
 
-    python benchmarks/fidelity_dynamics.py --shard 0/2 &   # one process per core, one thread each
-    python benchmarks/fidelity_dynamics.py --shard 1/2
-    python benchmarks/fidelity_dynamics.py --report        # results.{json,md} and curves.png from the runs
+    python studies/fidelity_dynamics.py --shard 0/2 &   # one process per core, one thread each
+    python studies/fidelity_dynamics.py --shard 1/2
+    python studies/fidelity_dynamics.py --report        # results.{json,md} and curves.png from the runs
 
-Each run is one JSON file under ``benchmarks/results/fidelity-dynamics/runs/`` (written when it finishes, so an
+Each run is one JSON file under ``studies/results/fidelity-dynamics/runs/`` (written when it finishes, so an
 interrupted sweep resumes where it stopped and two shards never write the same file).
 """
 from __future__ import annotations

@@ -8,8 +8,8 @@ pass its path), and reports accuracy overall and per class.
 
 Usage::
 
-    python benchmarks/fidelity_lidar_cnn.py --checkpoint lidar_cnn.pt --frames 2000 --seed 0 \\
-        [--json benchmarks/results/fidelity_lidar_cnn.json]
+    python studies/fidelity_lidar_cnn.py --checkpoint lidar_cnn.pt --frames 2000 --seed 0 \\
+        [--json studies/results/fidelity-lidar-cnn/results.json]
 """
 from __future__ import annotations
 

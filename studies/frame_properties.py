@@ -15,9 +15,9 @@ there. This script measures, in two parts:
 
 Resumable and sharded like the other sweeps (one JSON per run under ``runs/``)::
 
-    python benchmarks/frame_properties.py --shard 0/2 &
-    python benchmarks/frame_properties.py --shard 1/2
-    python benchmarks/frame_properties.py --report
+    python studies/frame_properties.py --shard 0/2 &
+    python studies/frame_properties.py --shard 1/2
+    python studies/frame_properties.py --report
 """
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ from mmzoo.train.resources import device_name
 from mmzoo.utils.files import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: The benchmark tables whose rows this study reads.
+TABLE_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 OUT = RESULTS / "frame-properties"
 MODELS = ("intermediate_add", "intermediate_cat")
 SEEDS = (51, 52, 53)
@@ -125,7 +127,7 @@ def frame_statistics() -> dict[str, Any]:
     }
 
 
-def assignment_rows(table: Path = RESULTS / "assignment") -> list[dict[str, Any]]:
+def assignment_rows(table: Path = TABLE_RESULTS / "assignment") -> list[dict[str, Any]]:
     """The unchanged frames' runs: the assignment table's engine rows of the two networks."""
     return [{"model": row["model"], "variant": "v1.0 (unchanged)", "seed": row["seed"],
              "val_loss": [e["val_loss"] for e in row["history"]]}

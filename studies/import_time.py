@@ -1,7 +1,7 @@
 """How long ``import mmzoo`` takes in a fresh interpreter, next to ``import torch`` alone (mmzoo's floor), and
 what it loads. Runs the two imports in turn, ``--runs`` times each, and writes the medians.
 
-    python benchmarks/import_time.py --runs 7 --out benchmarks/results/import-time/results.json
+    python studies/import_time.py --runs 7 --out studies/results/import-time/results.json
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def cpu_name() -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--out", default="benchmarks/results/import-time/results.json")
+    parser.add_argument("--out", default="studies/results/import-time/results.json")
     args = parser.parse_args(argv)
     times: dict[str, list[float]] = {"torch": [], "mmzoo": []}
     heavy: list[str] = []

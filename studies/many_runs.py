@@ -4,9 +4,9 @@ Same model, recipe, seeds and data in one process; the order of the ways rotates
 on the machine hits each. Reports the median time of each way, their ratio, and how far the runs' best
 validation losses are apart (float rounding only: ``tests/train/test_many.py``)::
 
-    python benchmarks/many_runs.py                       # benchmarks/results/many-runs/results.json
-    python benchmarks/many_runs.py --device cuda --epochs 20 --train-frames 1600 --val-frames 400
-    python benchmarks/many_runs.py --device cuda --whole-step-graphs ...   # both ways as whole-step CUDA graphs
+    python studies/many_runs.py                       # studies/results/many-runs/results.json
+    python studies/many_runs.py --device cuda --epochs 20 --train-frames 1600 --val-frames 400
+    python studies/many_runs.py --device cuda --whole-step-graphs ...   # both ways as whole-step CUDA graphs
 
 On a GPU a batch-32 step of these networks waits on kernel launches, which one vmapped step shares between the
 runs; on a CPU the step is bound by arithmetic, and the measurement says whether batching the runs helps there.

@@ -4,11 +4,11 @@ The ``assignment-scaled`` table (the notebook's recipe and eight architectures w
 51-53) is published in float32. This script measures the same rows under bf16 autocast (``amp="bf16"``; a CPU
 with bf16 matrix hardware or a GPU) into ``benchmarks/results/assignment-scaled-bf16/``, and writes, per
 architecture, both precisions' best validation accuracy over the seeds and whether bf16 holds parity, into
-``benchmarks/results/precision-parity/results.{json,md}``::
+``studies/results/precision-parity/results.{json,md}``::
 
-    python benchmarks/precision_parity.py --shard 0/2 --threads 1 &   # measure (resumable, two processes)
-    python benchmarks/precision_parity.py --shard 1/2 --threads 1
-    python benchmarks/precision_parity.py --report-only               # compare the finished rows
+    python studies/precision_parity.py --shard 0/2 --threads 1 &   # measure (resumable, two processes)
+    python studies/precision_parity.py --shard 1/2 --threads 1
+    python studies/precision_parity.py --report-only               # compare the finished rows
 
 Parity: the bf16 mean accuracy lies within the float32 seeds' mean ± one standard deviation, widened to at least
 one validation frame (accuracy moves in steps of 1/400, so a narrower band could not be measured). The
@@ -25,6 +25,8 @@ from typing import Any
 from mmzoo.bench import TABLES, load_rows, run_table
 from mmzoo.bench.report import epochs_text, write_result
 
+#: The two tables compared are benchmark tables (benchmarks/results/); the comparison is this study's.
+TABLE_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 RESULTS = Path(__file__).resolve().parent / "results"
 FLOAT32, BF16 = TABLES["assignment-scaled"], TABLES["assignment-scaled-bf16"]
 OUT = RESULTS / "precision-parity"
@@ -55,7 +57,7 @@ def parity(float32: list[float], bf16: list[float], resolution: float) -> dict[s
 
 def compare() -> dict[str, Any]:
     """Per architecture: both precisions per seed, and parity where all seeds of both are measured."""
-    runs32, runs16 = accuracies(RESULTS / FLOAT32.name), accuracies(RESULTS / BF16.name)
+    runs32, runs16 = accuracies(TABLE_RESULTS / FLOAT32.name), accuracies(TABLE_RESULTS / BF16.name)
     models = []
     for model in FLOAT32.models:
         seeds = [seed for seed in FLOAT32.seeds if seed in runs16.get(model, {}) and seed in runs32.get(model, {})]
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.report_only:
         options: dict[str, Any] = {"threads": args.threads} if args.threads else {}
         shard = tuple(int(part) for part in args.shard.split("/")) if args.shard else None
-        run_table(BF16, out_dir=RESULTS, runs_dir=args.runs_dir, options=options, shard=shard)
+        run_table(BF16, out_dir=TABLE_RESULTS, runs_dir=args.runs_dir, options=options, shard=shard)
     result = compare()
     sys.stdout.write(write_result(OUT, result, markdown(result)))
 

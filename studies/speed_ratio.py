@@ -4,7 +4,7 @@ all of them. The engine runs in float32 (``amp=None``) and, on a CPU with bf16 h
 (``amp="bf16"``); the JSON records which of the two ``amp="auto"`` (the engine's default) picks there and why.
 Writes one JSON with every run and the per-seed and median ratios.
 
-    python benchmarks/speed_ratio.py --seeds 51 52 53 --set epochs=4 --out benchmarks/results/speed-ratio
+    python studies/speed_ratio.py --seeds 51 52 53 --set epochs=4 --out studies/results/speed-ratio
 
 Each run trains in a fresh process of its own, as the benchmark harness's rows do: the engine's process-wide
 settings (``mmzoo.train.resources.keep_freed_memory``) never reach the notebook-style loop, and no run inherits
@@ -117,8 +117,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="recipe field changes, key=value")
     parser.add_argument("--model-arg", action="append", default=[])
     parser.add_argument("--seeds", type=int, nargs="+", default=[51, 52, 53])
-    parser.add_argument("--out", default="benchmarks/results/speed-ratio")
-    parser.add_argument("--docs", default="docs/benchmarks.md", help="the page whose speed-ratio block is rewritten")
+    parser.add_argument("--out", default="studies/results/speed-ratio")
+    parser.add_argument("--docs", default="docs/studies.md", help="the page whose speed-ratio block is rewritten")
     parser.add_argument("--worker", choices=list(LOOPS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.model_arg = args.model_arg or ["lidar_scale=0.02"]

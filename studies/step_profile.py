@@ -1,6 +1,6 @@
 """Where a float32 CPU training step's time goes, and how close it is to the machine's matmul ceiling.
 
-    python benchmarks/step_profile.py --out benchmarks/results/step-profile
+    python studies/step_profile.py --out studies/results/step-profile
 
 For each model the script builds the engine's float32 step (channels_last, fused Adam, the recipe's loss, batch
 32) and times it in three set-ups, each in fresh worker processes that take turns round by round (so that load
@@ -176,7 +176,7 @@ def markdown(results: dict) -> str:
         f"Machine: {machine['cpu']}, torch {machine['torch']}. Batch 32, channels_last, fused Adam, "
         "`lidar_scale=0.02`; medians over worker processes taking turns. % of ceiling: the step's training FLOPs "
         "per second over the float32 matmul rate (2048x2048) measured in the same workers. Written by "
-        "`benchmarks/step_profile.py`.",
+        "`studies/step_profile.py`.",
         "",
         "| model | ms / step: notebook order | pool first | engine (pool first, memory kept) | speed-up "
         "| page faults / step: default → kept | engine GFLOP/s | % of ceiling | conv kernels alone, % of ceiling "
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--rounds", type=int, default=4, help="rounds of workers per model")
     parser.add_argument("--inner-rounds", type=int, default=2, help="interleaved rounds per block order in a worker")
     parser.add_argument("--steps", type=int, default=10, help="training steps per timing")
-    parser.add_argument("--out", default="benchmarks/results/step-profile")
-    parser.add_argument("--docs", default="docs/benchmarks.md", help="the page whose step-profile block is rewritten")
+    parser.add_argument("--out", default="studies/results/step-profile")
+    parser.add_argument("--docs", default="docs/studies.md", help="the page whose step-profile block is rewritten")
     parser.add_argument("--docs-only", action="store_true", help="measure nothing: copy --out's results to --docs")
     parser.add_argument("--worker", metavar="MODEL", help=argparse.SUPPRESS)
     parser.add_argument("--keep-freed-memory", action="store_true", help=argparse.SUPPRESS)

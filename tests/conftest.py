@@ -50,7 +50,7 @@ def pytest_sessionstart(session):
 
 @pytest.fixture
 def repo_script():
-    """``repo_script("benchmarks/speed_ratio.py")``: a script of the repository loaded as a module (scripts are
+    """``repo_script("studies/speed_ratio.py")``: a script of the repository loaded as a module (scripts are
     not part of the installed package, so they are loaded from the checkout by path)."""
     import importlib.util
     from pathlib import Path
@@ -69,9 +69,10 @@ def repo_script():
 
 @pytest.fixture
 def published(repo_script):
-    """``published("benchmarks/speed_ratio.py", "speed-ratio")``: the measurement script as a module, its committed
-    ``benchmarks/results/<folder>/results.json`` and the block of docs/benchmarks.md between the script's
-    ``MARKERS`` (the test is skipped where no result is committed)."""
+    """``published("studies/speed_ratio.py", "speed-ratio")``: the measurement script as a module, its committed
+    ``results/<folder>/results.json`` beside the script, and the block between the script's ``MARKERS`` of the page
+    that publishes it (docs/studies.md for a study, docs/benchmarks.md for a benchmark); the test is skipped where
+    no result is committed."""
     import json
     from pathlib import Path
 
@@ -80,10 +81,11 @@ def published(repo_script):
     root = Path(__file__).resolve().parents[1]
 
     def load(script: str, folder: str):
-        results = root / "benchmarks" / "results" / folder / "results.json"
+        results = root / Path(script).parent / "results" / folder / "results.json"
         if not results.is_file():
             pytest.skip(f"no {folder} result committed yet")
         module = repo_script(script)
-        return module, json.loads(results.read_text()), read_block(root / "docs" / "benchmarks.md", module.MARKERS)
+        page = root / "docs" / ("studies.md" if script.startswith("studies/") else "benchmarks.md")
+        return module, json.loads(results.read_text()), read_block(page, module.MARKERS)
 
     return load

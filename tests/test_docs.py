@@ -149,7 +149,7 @@ _SHARDS = Elsewhere("tests/bench/test_harness.py::test_shards_give_the_rows_of_a
 _TORCHRUN = Elsewhere("tests/train/test_distributed.py::test_mmzoo_train_under_torchrun", "2 gloo ranks on CPU")
 _EXPORT = Elsewhere("tests/test_weights_export.py::test_export_writes_the_three_files_and_the_index")
 _DROPOUT = Elsewhere("tests/bench/test_robustness.py::test_the_dropout_comparison_merges_its_shards_into_mean_and_spread")
-_FIDELITY = Elsewhere("tests/bench/test_scripts.py::test_fidelity_dynamics_counts_the_runs_that_left_ln2")
+_FIDELITY = Elsewhere("tests/studies/test_study_scripts.py::test_fidelity_dynamics_counts_the_runs_that_left_ln2")
 _DOCS = Elsewhere("tests/bench/test_published.py::test_update_docs_script_rewrites_the_pages_from_the_rows")
 
 #: Every shell command the README and docs show, and how it is exercised. A new command needs an entry.
@@ -189,10 +189,11 @@ COMMANDS: dict[str, Run | Elsewhere] = {
         Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
     "python benchmarks/run_tables.py --tables zoo-cubes --threads 1":
         Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
-    "python benchmarks/fidelity_dynamics.py --shard 0/2 &": _FIDELITY,
-    "python benchmarks/fidelity_dynamics.py --shard 1/2": _FIDELITY,
-    "python benchmarks/fidelity_dynamics.py --report": _FIDELITY,
-    "python benchmarks/many_runs.py": Elsewhere("tests/bench/test_scripts.py::test_many_runs_times_both_ways_on_the_same_runs"),
+    "python studies/fidelity_dynamics.py --shard 0/2 &": _FIDELITY,
+    "python studies/fidelity_dynamics.py --shard 1/2": _FIDELITY,
+    "python studies/fidelity_dynamics.py --report": _FIDELITY,
+    "python studies/many_runs.py":
+        Elsewhere("tests/studies/test_study_scripts.py::test_many_runs_times_both_ways_on_the_same_runs"),
     "python benchmarks/baselines.py": Elsewhere("tests/bench/test_scripts.py::test_the_input_blind_baseline_is_the_mean_prediction"),
     # docs/pretrained.md
     "mmzoo export intermediate_cat --recipe assignment --tag shapes_v1 --out weights --model-arg lidar_scale=0.02 "
@@ -207,8 +208,8 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     "mmzoo data generate shapes --out data/shapes --frames 2000 --seed 0": Run(("--frames", "24", "--quiet")),
     "mmzoo data generate cubes --out data/cubes --frames 10000": Run(("--frames", "24", "--quiet")),
     "mmzoo data preview data/shapes --out shapes.png --n 8": Run(("--n", "2")),
-    "python benchmarks/fidelity_lidar_cnn.py --checkpoint PATH/TO/lidar_cnn.pt --frames 2000 --seed 0 --json "
-    "benchmarks/results/fidelity_lidar_cnn.json":
+    "python studies/fidelity_lidar_cnn.py --checkpoint PATH/TO/lidar_cnn.pt --frames 2000 --seed 0 --json "
+    "studies/results/fidelity-lidar-cnn/results.json":
         Elsewhere("tests/test_docs.py::test_fidelity_script_runs_on_a_stand_in_checkpoint"),
     # docs/robustness.md
     "mmzoo robustness --list": Run(),
@@ -277,7 +278,7 @@ def test_fidelity_script_runs_on_a_stand_in_checkpoint(tmp_path, repo_script):
     """The fidelity command, with a randomly initialised classifier of the right shape in place of the course's."""
     import torch
 
-    module = repo_script("benchmarks/fidelity_lidar_cnn.py")
+    module = repo_script("studies/fidelity_lidar_cnn.py")
     torch.manual_seed(0)
     torch.save(module.build_lidar_cnn().state_dict(), tmp_path / "lidar_cnn.pt")
     out = tmp_path / "fidelity.json"
@@ -288,7 +289,7 @@ def test_fidelity_script_runs_on_a_stand_in_checkpoint(tmp_path, repo_script):
 
 
 def test_fidelity_numbers_in_the_data_page_are_the_result_file():
-    result = json.loads((ROOT / "benchmarks" / "results" / "fidelity_lidar_cnn.json").read_text())
+    result = json.loads((ROOT / "studies" / "results" / "fidelity-lidar-cnn" / "results.json").read_text())
     text = " ".join((ROOT / "docs" / "data.md").read_text().split())  # phrases may wrap across lines
     per_class, hits = result["per_class_accuracy"], result["hit_beams_per_frame"]
     expected = [
@@ -299,7 +300,7 @@ def test_fidelity_numbers_in_the_data_page_are_the_result_file():
         f"{hits['mean']:.0f} hit beams per frame on average ({hits['min']} to {hits['max']})",
     ]
     missing = [phrase for phrase in expected if phrase not in text]
-    assert not missing, f"docs/data.md disagrees with fidelity_lidar_cnn.json: expected {missing}"
+    assert not missing, f"docs/data.md disagrees with studies/results/fidelity-lidar-cnn/results.json: expected {missing}"
 
 
 def test_weights_table_in_the_docs_is_mmzoo_weights_output():

@@ -232,7 +232,7 @@ def test_the_zoo_readings_quote_the_measured_rows(table):
         values = [r[key] for r in rows if r["model"] == model and r["loop"] == "engine"]
         assert len(values) >= 3, f"{model}: {len(values)} seeds in {table}"
         assert (mean, sd) == (f"{statistics.fmean(values):.3f}", f"{statistics.stdev(values):.3f}"), model
-    baselines = json.loads((RESULTS / "baselines.json").read_text())[table]
+    baselines = json.loads((RESULTS / "baselines" / "results.json").read_text())[table]
     blind = f"{baselines['accuracy']:.3f}" if key == "val_accuracy" else f"{baselines['position_error']:.3f}"
     assert f"input-blind {blind}" in reading, "the reading names the input-blind score it compares with"
 

@@ -1,4 +1,4 @@
-"""The CPU step profile in docs/benchmarks.md is the committed result file's, rendered by the script that
+"""The CPU step profile in docs/studies.md is the committed result file's, rendered by the script that
 measured it, and the numbers in it are consistent with the runs it records."""
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "step-profile" / "results.json"
+RESULTS = ROOT / "studies" / "results" / "step-profile" / "results.json"
 
 
 def test_the_docs_show_the_committed_profile(published):
-    module, results, block = published("benchmarks/step_profile.py", "step-profile")
+    module, results, block = published("studies/step_profile.py", "step-profile")
     assert block.strip() == module.docs_table(results).strip()
     assert [row["model"] for row in results["rows"]] == list(module.MODELS)
     for row in results["rows"]:

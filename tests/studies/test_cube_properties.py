@@ -1,8 +1,8 @@
-"""``benchmarks/cube_properties.py``: its measurement functions on hand-made arrays and a few generated frames,
+"""``studies/cube_properties.py``: its measurement functions on hand-made arrays and a few generated frames,
 and the numbers docs/data.md quotes from its committed result.
 
 (The script's table against its committed ``results.md`` and the docs' table lines are checked in
-``tests/bench/test_scripts.py``.)"""
+``tests/studies/test_study_scripts.py``.)"""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def script():
     import importlib.util
 
-    path = ROOT / "benchmarks" / "cube_properties.py"
+    path = ROOT / "studies" / "cube_properties.py"
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

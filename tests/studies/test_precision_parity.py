@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-RESULT = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "precision-parity" / "results.json"
+RESULT = Path(__file__).resolve().parents[2] / "studies" / "results" / "precision-parity" / "results.json"
 
 
 def test_parity_is_the_float32_spread_but_never_narrower_than_one_frame(repo_script):
-    parity = repo_script("benchmarks/precision_parity.py").parity
+    parity = repo_script("studies/precision_parity.py").parity
     frame = 1 / 400
     assert parity([1.0, 1.0, 1.0], [0.9975, 1.0, 1.0], frame)["holds"]  # 1/3 frame off: within one frame
     assert not parity([1.0, 1.0, 1.0], [0.99, 0.99, 1.0], frame)["holds"]  # 2.7 frames off a zero spread
@@ -33,11 +33,11 @@ def test_auto_trains_in_bf16_exactly_the_architectures_that_held_parity():
 def test_the_published_comparison_is_the_rows_and_the_docs_show_it(repo_script):
     if not RESULT.exists():
         pytest.skip("no bf16 vs float32 comparison committed yet")
-    script = repo_script("benchmarks/precision_parity.py")
+    script = repo_script("studies/precision_parity.py")
     result = script.compare()
-    assert result == json.loads(RESULT.read_text()), "stale: run python benchmarks/precision_parity.py --report-only"
+    assert result == json.loads(RESULT.read_text()), "stale: run python studies/precision_parity.py --report-only"
     published = (RESULT.parent / "results.md").read_text()
     assert published == script.markdown(result)
-    page = (RESULT.parents[3] / "docs" / "benchmarks.md").read_text()
+    page = (RESULT.parents[3] / "docs" / "studies.md").read_text()
     for line in published.splitlines():
-        assert line in page, f"docs/benchmarks.md lacks {line!r}"
+        assert line in page, f"docs/studies.md lacks {line!r}"

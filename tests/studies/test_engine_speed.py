@@ -1,5 +1,5 @@
-"""benchmarks/engine_speed.py: each configuration in a fresh process, one failing setting reported without hiding
-the others, and the published block in docs/benchmarks.md is the committed result file's."""
+"""studies/engine_speed.py: each configuration in a fresh process, one failing setting reported without hiding
+the others, and the published block in docs/studies.md is the committed result file's."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,11 @@ import pytest
 
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results" / "engine-speed" / "results.json"
+RESULTS = ROOT / "studies" / "results" / "engine-speed" / "results.json"
 
 
 def test_engine_speed_runs_every_setting_and_reports_a_failing_one(repo_script, tmp_path):
-    script = repo_script("benchmarks/engine_speed.py")
+    script = repo_script("studies/engine_speed.py")
     results = script.main(["--model", "late_fusion_strided", "--configs", "eager", "nchw", "whole-step",
                            "--set", "train_frames=64", "--set", "val_frames=32", "--set", "epochs=2",
                            "--rounds", "2", "--device", "cpu", "--out", str(tmp_path)])
@@ -31,7 +31,7 @@ def test_engine_speed_runs_every_setting_and_reports_a_failing_one(repo_script, 
 
 
 def test_the_docs_show_the_committed_engine_speed(published):
-    script, results, block = published("benchmarks/engine_speed.py", "engine-speed")
+    script, results, block = published("studies/engine_speed.py", "engine-speed")
     assert block.strip() == script.markdown(results).strip()
     assert results["rows"] == script.summarize(results["runs"], results["configs"])
     # what the prose under the table says of it
@@ -39,4 +39,4 @@ def test_the_docs_show_the_committed_engine_speed(published):
     assert min(steady, key=steady.get) == "eager", "docs: the engine's defaults are the fastest of these settings"
     compile_cost = {row["config"]: row["first_epoch_s"] - row["steady_epoch_s"] for row in results["rows"]}
     assert 20 < compile_cost["compile"] < 45, "docs: about half a minute compiling in the first epoch"
-    assert "the engine's defaults are the fastest of these settings" in (ROOT / "docs" / "benchmarks.md").read_text()
+    assert "the engine's defaults are the fastest of these settings" in (ROOT / "docs" / "studies.md").read_text()

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_contributing_page_shows_the_committed_import_times():
-    result = json.loads((ROOT / "benchmarks" / "results" / "import-time" / "results.json").read_text())
+    result = json.loads((ROOT / "studies" / "results" / "import-time" / "results.json").read_text())
     page = " ".join((ROOT / "docs" / "contributing.md").read_text().split())
     median = result["median_s"]
     assert f"{median['mmzoo']:.2f} s in a fresh interpreter against {median['torch']:.2f} s" in page

@@ -1,0 +1,136 @@
+"""The studies' scripts on tiny settings, and their committed results against the pages that quote them."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mmzoo.train.recipes import get_recipe
+
+
+def _published(script) -> dict:
+    """The script's committed results.json, or a skip where this checkout has none."""
+    path = script.OUT / "results.json"
+    if not path.is_file():
+        pytest.skip(f"no published result under {script.OUT} in this checkout")
+    return json.loads(path.read_text())
+
+
+def test_fidelity_dynamics_counts_the_runs_that_left_ln2(repo_script, tmp_path, monkeypatch):
+    script = repo_script("studies/fidelity_dynamics.py")
+    monkeypatch.setattr(script, "get_recipe", lambda name, **kw: get_recipe(name, train_frames=64, val_frames=32,
+                                                                           epochs=2, **kw))
+    for shard in ("0/2", "1/2"):  # two processes' shares write disjoint run files
+        script.main(["--out", str(tmp_path), "--seeds", "51", "--shard", shard])
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == sorted(f"{m}--{loop}--seed51.json" for m in script.MODELS for loop in script.LOOPS)
+    result = json.loads((tmp_path / "results.json").read_text())
+    for group in result["groups"]:
+        run = json.loads((tmp_path / "runs" / f"{group['model']}--{group['loop']}--seed51.json").read_text())
+        left = script.left_at(run["val_loss"])
+        assert group["left_at_epoch"] == [left] and group["left_ln2"] == (left is not None)
+        assert group["best_val_loss_mean"] == pytest.approx(min(run["val_loss"]))
+    assert script.left_at([0.70, 0.69, 0.64, 0.2]) == 3 and script.left_at([0.693] * 20) is None
+    assert (tmp_path / "results.md").read_text().count("| intermediate_") == 4
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_many_runs_times_both_ways_on_the_same_runs(repo_script, tmp_path):
+    script = repo_script("studies/many_runs.py")
+    out = tmp_path / "many.json"
+    result = script.main(["--model", "late_fusion_strided", "--seeds", "1", "2", "--epochs", "1", "--train-frames",
+                          "64", "--val-frames", "32", "--rounds", "2", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["speedup"] == pytest.approx(saved["median_s"]["fit one by one"] / saved["median_s"]["fit_many"])
+    assert all(len(times) == 2 for times in saved["times_s"].values()) and len(saved["times_s"]) == 3
+    assert saved["speedup_vs_engine_defaults"] == pytest.approx(
+        saved["median_s"]["fit one by one, engine defaults"] / saved["median_s"]["fit_many"])
+    assert saved["max_best_val_loss_difference"] < 1e-3, "the two ways trained the same runs"
+    assert result["machine"] and result["seeds"] == [1, 2]
+
+
+def test_the_published_many_runs_ratio_is_the_result_file(repo_script):
+    script = repo_script("studies/many_runs.py")
+    if not script.RESULTS.is_file():
+        pytest.skip("no published many-runs result in this checkout")
+    result = json.loads(script.RESULTS.read_text())
+    doc = (script.RESULTS.parents[3] / "docs" / "training.md").read_text()
+    assert f"measured `fit_many` at {result['speedup']:.2f}x the speed of three `fit` runs" in doc
+    assert f"and at {result['speedup_vs_engine_defaults']:.2f}x three `fit` runs with the engine's defaults" in doc
+    assert len(result["seeds"]) == 3 and result["model"] in doc and "(2 threads)" in result["machine"]
+
+
+def test_the_published_fidelity_dynamics_are_the_runs(repo_script):
+    script = repo_script("studies/fidelity_dynamics.py")
+    published = script.RESULTS / "results.md"
+    if not published.is_file():
+        pytest.skip("no published fidelity-dynamics result in this checkout")
+    runs = [json.loads(p.read_text()) for p in sorted((script.RESULTS / "runs").glob("*.json"))]
+    assert script.render(script.summarise(runs), "; ".join(sorted({r["machine"] for r in runs}))) == published.read_text()
+    doc = (script.RESULTS.parents[2] / "docs" / "studies.md").read_text()
+    for line in published.read_text().splitlines():
+        assert line in doc, f"docs/studies.md lacks {line!r}"
+
+
+def test_frame_properties_change_one_property_and_count_the_runs(repo_script, tmp_path, monkeypatch):
+    script = repo_script("studies/frame_properties.py")
+    monkeypatch.setattr(script, "get_recipe", lambda name, **kw: get_recipe(name, train_frames=64, val_frames=32, **kw))
+    recipe = script.get_recipe("assignment")
+    frames = script.recipe_frames(recipe)
+    tensors = script.recipe_tensors(recipe, frames=frames)
+    train, train_frames = tensors[0], frames[0]
+    generated = script.recipe_tensors(recipe)[0]  # the frames given are the recipe's own: the same tensors
+    assert torch.equal(train.rgb, generated.rgb) and torch.equal(train.lidar, generated.lidar)
+    blank = script.camera_blank(train, train_frames)
+    assert blank.rgb[:, :3].max() == 0 and torch.equal(blank.rgb[:, 3], train.rgb[:, 3])
+    origin = script.no_return_at_origin(train, train_frames)
+    misses = train.lidar[:, 3] == 0
+    assert origin.lidar[:, :3].permute(1, 0, 2, 3)[:, misses].abs().max() == 0
+    assert torch.equal(origin.lidar[:, :3].permute(1, 0, 2, 3)[:, ~misses], train.lidar[:, :3].permute(1, 0, 2, 3)[:, ~misses])
+    shifted = script.sphere_angles_shifted(train, train_frames)
+    cubes = torch.as_tensor(train_frames.labels == 0)
+    assert torch.equal(shifted.lidar[cubes], train.lidar[cubes]) and not torch.equal(shifted.lidar[~cubes], train.lidar[~cubes])
+    assert torch.equal(shifted.lidar[:, 3], train.lidar[:, 3])  # the same beams hit: only the angles moved
+    script.main(["--out", str(tmp_path), "--seeds", "51", "--epochs", "2", "--variants", "camera_blank"])
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == [f"camera_blank--{m}--seed51.json" for m in script.MODELS]
+    run = json.loads((tmp_path / "runs" / runs[0]).read_text())
+    assert len(run["val_loss"]) == 2  # stopped after the first epochs, on the full recipe's schedule
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["frame_statistics"]["frames"] == 96 and result["frame_statistics"]["no_return_value"] == 50.0
+    assert "| camera_blank | `intermediate_add` | 51 |" in (tmp_path / "results.md").read_text()
+
+
+def test_cube_pixels_are_counted_by_colour(repo_script):
+    script = repo_script("studies/cube_properties.py")
+    rgb = np.zeros((2, 8, 8, 3), dtype=np.float32)
+    rgb[0, :2, :2, 0] = 0.5         # a lit red face: 4 pixels
+    rgb[0, 4, 4, 0] = 0.02          # the red cube's unlit side (ambient only): 1 pixel
+    rgb[0, 6, 6] = (0.5, 0.5, 0.0)  # a mixed pixel names no cube
+    rgb[1, 0, 0, 2] = 0.3           # frame 2: one lit blue pixel, no red or green
+    counts = script.cube_pixels(rgb)
+    assert counts["red_silhouette"].tolist() == [5, 0] and counts["red_lit"].tolist() == [4, 0]
+    assert counts["green_silhouette"].tolist() == [0, 0] and counts["blue_lit"].tolist() == [0, 1]
+
+
+def test_the_published_cube_properties_are_rendered_and_in_the_docs(repo_script):
+    script = repo_script("studies/cube_properties.py")
+    markdown = script.render(_published(script))
+    assert markdown == (script.OUT / "results.md").read_text()
+    doc = (script.OUT.parents[2] / "docs" / "data.md").read_text()
+    for line in markdown.splitlines():
+        assert line in doc, f"docs/data.md lacks {line!r}"
+
+
+def test_the_published_frame_properties_are_the_runs(repo_script):
+    script = repo_script("studies/frame_properties.py")
+    result = _published(script)
+    runs = script.assignment_rows() + [json.loads(p.read_text()) for p in sorted((script.OUT / "runs").glob("*.json"))]
+    assert result["groups"] == script.summarise(runs, result["epochs"])
+    markdown = script.render(result["frame_statistics"], result["groups"], result["epochs"], result["machine"])
+    assert markdown == (script.OUT / "results.md").read_text()
+    doc = (script.RESULTS.parents[1] / "docs" / "data.md").read_text()
+    for line in markdown.splitlines():
+        assert line in doc, f"docs/data.md lacks {line!r}"
