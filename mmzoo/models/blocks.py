@@ -24,7 +24,7 @@ class ConvBlock(nn.Sequential):
     Why: ReLU is non-decreasing, so ``max(relu(a), relu(b)) == relu(max(a, b))``, and pooling first gives
     bit-identical outputs and gradients (a gradient reaches one input per window in both orders, and only where it
     is positive) while ReLU and its backward touch a quarter of the elements. ReLU's element-wise passes were the
-    largest cost outside the convolutions of a CPU training step (``benchmarks/step_profile.py`` measures it).
+    largest cost outside the convolutions of a CPU training step (``studies/step_profile.py`` measures it).
     ``pool_first = False`` (see :func:`set_pool_first`) runs the notebooks' order instead.
     """
 

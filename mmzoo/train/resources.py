@@ -111,7 +111,7 @@ def keep_freed_memory() -> bool:
     blocks above its mmap threshold with fresh ``mmap`` calls and unmaps them when freed, and trims freed memory
     off the heap's top, so every step faults its pages in anew (and the kernel zeroes each page). Raising the
     threshold to its maximum (32 MiB) and the trim threshold to 1 GiB lets later steps reuse the pages
-    (``benchmarks/step_profile.py`` counts the faults and times both). Tensors larger than 32 MiB are still
+    (``studies/step_profile.py`` counts the faults and times both). Tensors larger than 32 MiB are still
     mapped afresh.
 
     Process-wide and kept for the life of the process: the memory stays with the process (its peak is
