@@ -19,6 +19,7 @@ from torch import nn
 
 from mmzoo.errors import WeightsNotFoundError
 from mmzoo.pretrained.adapt import check_architecture, check_overrides
+from mmzoo.pretrained.data_config import DataConfig, data_config_for
 from mmzoo.pretrained.folder import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -126,6 +127,8 @@ def create(
                                    trust_unverified)
     if source and checkpoint_path is not None:
         load_checkpoint_into(model, checkpoint_path, None, model_name, trust_unverified)
+    if getattr(model, "pretrained_file", None) and not isinstance(getattr(model, "data_config", None), DataConfig):
+        model.data_config = data_config_for(model)  # what the loaded weights were trained on (transforms_for)
     return model
 
 

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from mmzoo.pretrained.adapt import check_architecture, check_overrides, load_weights, read_weights, report_adaptations
+from mmzoo.pretrained.data_config import DATA_CONFIG_KEY, DataConfig, data_config_for
 from mmzoo.registry.metadata import InputSpec, WeightInfo
 from mmzoo.utils.files import atomic_write_json, file_sha256, verify_file
 from mmzoo.errors import IntegrityError, UnverifiedWeightsError, UnverifiedWeightsWarning
@@ -67,6 +68,11 @@ def save_pretrained(model: nn.Module, folder: str | Path, pretrained_cfg: dict[s
     }
     if pretrained_cfg is not None:
         config["pretrained_cfg"] = pretrained_cfg
+    dataset = None
+    if isinstance(pretrained_cfg, dict) and pretrained_cfg.get("dataset"):
+        dataset = f"{pretrained_cfg['dataset']} {pretrained_cfg.get('dataset_version', '')}".strip()
+    # What mmzoo.transforms_for turns a user's files into for these weights.
+    config[DATA_CONFIG_KEY] = data_config_for(model, dataset=dataset).to_dict()
     atomic_write_json(folder / CONFIG_NAME, config)
     return folder
 
@@ -171,6 +177,8 @@ def load_pretrained(folder: str | Path, pretrained: bool = True, trust_unverifie
     verify_recorded(weights, config, str(folder / CONFIG_NAME), trust_unverified)
     _check_claimed_tag(config, weights)
     load_file_into(model, weights, source_spec=config.get("input_spec"), label=f"local-dir:{folder}")
+    if isinstance(config.get(DATA_CONFIG_KEY), dict) and not model.pretrained_adaptations:
+        model.data_config = DataConfig.from_dict(config[DATA_CONFIG_KEY])  # e.g. a fine-tuned folder's classes
     return model
 
 
