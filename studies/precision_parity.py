@@ -11,8 +11,8 @@ architecture, both precisions' best validation accuracy over the seeds and wheth
     python studies/precision_parity.py --report-only               # compare the finished rows
 
 Parity: the bf16 mean accuracy lies within the float32 seeds' mean ± one standard deviation, widened to at least
-one validation frame (accuracy moves in steps of 1/400, so a narrower band could not be measured). The
-architectures that hold parity are the ones ``amp="auto"`` may train in bf16 (``mmzoo.train.precision``).
+one validation frame (accuracy moves in steps of 1/400, so a narrower band could not be measured). The result
+tells a user which architectures keep float32's accuracy when they opt in to bf16 (``amp="bf16"``).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The engine against the notebook-style loop, like with like: the same model, seed, data and recipe, measured
 side by side, interleaved (the order rotates from seed to seed) so that load on the machine hits
 all of them. The engine runs in float32 (``amp=None``) and, on a CPU with bf16 hardware, also under bf16 autocast
-(``amp="bf16"``); the JSON records which of the two ``amp="auto"`` (the engine's default) picks there and why.
+(``amp="bf16"``, an explicit opt-in; the engine's default is float32).
 Writes one JSON with every run and the per-seed and median ratios.
 
     python studies/speed_ratio.py --seeds 51 52 53 --set epochs=4 --out studies/results/speed-ratio
@@ -33,7 +33,7 @@ import torch
 from mmzoo.bench.docs_tables import write_block
 from mmzoo.train import EngineOptions, fit, get_recipe
 from mmzoo.train.data import recipe_frames, recipe_tensors
-from mmzoo.train.precision import cpu_bf16_hardware, cpu_bf16_speedup, resolve_precision
+from mmzoo.train.precision import cpu_bf16_hardware
 from mmzoo.train.reference import reference_fit
 from mmzoo.utils.files import atomic_write_json
 
@@ -74,12 +74,6 @@ LOOPS = {
 }
 
 
-def auto_choice(model: str) -> dict:
-    """What ``amp="auto"`` picks for ``model`` on this CPU, why, and the bf16 speed-up it measured."""
-    speedup = cpu_bf16_speedup() if cpu_bf16_hardware() != "none" else None
-    return {"precision": resolve_precision("auto", torch.device("cpu"), model)[1], "bf16_matmul_speedup": speedup}
-
-
 MARKERS = ("<!-- speed-ratio -->", "<!-- /speed-ratio -->")
 
 
@@ -99,11 +93,6 @@ def markdown(results: dict) -> str:
             lines.append(f"| {run['seed']} | {loop} | {got['precision']} | {got['time_s']:.1f} | "
                          f"{got['best']['loss']:.4f} | {got['best'].get('accuracy', float('nan')):.4f} |")
     lines.append("")
-    auto = results.get("auto")
-    if auto:
-        speedup = auto["bf16_matmul_speedup"]
-        measured = f"; bf16 matrix products ran {speedup:.2f}x float32's" if speedup is not None else ""
-        lines += [f"`amp=\"auto\"` (the engine's default) here: {auto['precision']}{measured}.", ""]
     for key, value in results["median_ratios"].items():
         per_seed = ", ".join(f"{run['ratios'][key]:.2f}x" for run in results["runs"])
         lines.append(f"- {key}: median **{value:.2f}x** (per seed: {per_seed})")
@@ -153,7 +142,7 @@ def main() -> None:
                     median_ratios={key: statistics.median(r["ratios"][key] for r in done["runs"])
                                    for key in ratios})
         atomic_write_json(out, done)  # after every pair: an interrupted sweep keeps what finished
-    done["auto"] = auto_choice(args.model)
+    done.pop("auto", None)  # measured by a retired precision rule (amp="auto"), no longer a finding
     atomic_write_json(out, done)
     print(f"median ratios over {len(done['runs'])} seeds: {done['median_ratios']}")
     if args.docs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmzoo.pretrained.hub import hub_cache_dir, hub_offline
+from mmzoo.pretrained.hub import cached_hub_file, hub_offline
 from mmzoo.pretrained.locate import checkout_weights_dir, find_local_weight, shipped_weights_dir
 from mmzoo.registry import WeightInfo
 
@@ -41,11 +41,7 @@ class Availability:
 def _cached_file(weight: WeightInfo, cache_dir: str | Path | None) -> Path | None:
     if weight.revision is None:
         return None
-    from huggingface_hub import try_to_load_from_cache  # a listing that reaches the cache may load the client
-
-    found = try_to_load_from_cache(weight.repo_id, weight.filename, cache_dir=str(hub_cache_dir(cache_dir)),
-                                   revision=weight.revision)
-    return Path(found) if isinstance(found, str) else None
+    return cached_hub_file(weight.repo_id, weight.filename, weight.revision, cache_dir)
 
 
 def weight_availability(weight: WeightInfo, cache_dir: str | Path | None = None) -> Availability:

@@ -3,7 +3,8 @@
 - :func:`hub_download`: ``hf_hub_download(..., library_name="mmzoo", library_version=...)`` honouring
   HF_ENDPOINT, HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME, ``cache_dir`` and ``revision``. mmzoo reads HF_ENDPOINT
   and HF_HUB_OFFLINE when it is called, not only when huggingface_hub is imported. A pinned commit is served
-  from the cache without a request. When the cache lacks a file: offline, it fails at once with a message saying
+  from the cache without a request: looking in the cache (:func:`cached_hub_file`) reads folders and nothing
+  else, so it works offline and can never wait on a network. When the cache lacks a file: offline, it fails at once with a message saying
   how to fix it; online, one short request probes the endpoint first, because the client retries an unreachable
   Hub for tens of seconds before giving up.
 - Every network step has an overall deadline, not only a per-read timeout: an endpoint that accepts a connection
@@ -37,6 +38,8 @@ __all__ = [
     "hub_offline",
     "hub_cache_dir",
     "hub_download",
+    "cached_hub_file",
+    "transfer_deadline",
     "parse_hub_name",
 ]
 
@@ -127,7 +130,23 @@ def call_with_deadline(fn: Callable[[], T], seconds: float, what: str) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
-def _download_deadline() -> float:
+def cached_hub_file(repo_id: str, filename: str, revision: str | None = None,
+                    cache_dir: str | Path | None = None) -> Path | None:
+    """The cached copy of a Hub file at ``revision`` (a commit, or a branch as the cache last saw it), else None.
+
+    A pure look-up in the cache's folders (``huggingface_hub.try_to_load_from_cache``): it sends no request and
+    builds no request headers (``hf_hub_download(..., local_files_only=True)`` builds them, and some
+    huggingface_hub releases fetch from the endpoint while doing so).
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=str(hub_cache_dir(cache_dir)),
+                                   revision=revision or "main")
+    return Path(found) if isinstance(found, str) else None  # the other answers: None or "known not to exist"
+
+
+def transfer_deadline() -> float:
+    """Seconds one download or upload may take in all: ``$MMZOO_HUB_DEADLINE_S``, else :data:`DOWNLOAD_DEADLINE_S`."""
     value = os.environ.get(DEADLINE_ENV, "")
     try:
         return float(value) if value else DOWNLOAD_DEADLINE_S
@@ -153,7 +172,7 @@ def hub_download(
         WeightsNotFoundError: offline and not cached, unreachable or too slow, or missing on the Hub (says which).
     """
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import HfHubHTTPError
 
     from mmzoo._version import __version__
 
@@ -163,10 +182,7 @@ def hub_download(
                   library_name="mmzoo", library_version=__version__)
 
     def cached() -> Path | None:
-        try:
-            return Path(hf_hub_download(**common, local_files_only=True))
-        except (LocalEntryNotFoundError, EntryNotFoundError):
-            return None
+        return cached_hub_file(repo_id, filename, revision, cache)
 
     # A commit hash names immutable files: the cache answers without a request. A branch is checked online.
     if (_COMMIT.match(revision) or hub_offline()) and (path := cached()) is not None:
@@ -189,7 +205,7 @@ def hub_download(
             f"is not in the cache ({cache}). To fix it: check the network or HF_ENDPOINT, or "
             f"{_local_alternatives(local_name)}"
         ) from None
-    deadline = _download_deadline()
+    deadline = transfer_deadline()
     try:
         return Path(call_with_deadline(lambda: hf_hub_download(**common), deadline, f"downloading {filename}"))
     except (HfHubHTTPError, TimeoutError) as err:

@@ -17,7 +17,14 @@ from torch import nn
 
 from mmzoo.release.cards import render_basic_card, render_card
 from mmzoo.errors import PublishError
-from mmzoo.pretrained.hub import PROBE_DEADLINE_S, call_with_deadline, hub_endpoint, hub_offline, transport_errors
+from mmzoo.pretrained.hub import (
+    PROBE_DEADLINE_S,
+    call_with_deadline,
+    hub_endpoint,
+    hub_offline,
+    transfer_deadline,
+    transport_errors,
+)
 from mmzoo.registry.metadata import WeightInfo
 from mmzoo.registry import model_info
 from mmzoo.pretrained.folder import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, save_pretrained
@@ -149,19 +156,20 @@ def _upload(folder: Path, repo_id: str, branch: str, endpoint: str, token: str |
 
     architecture = json.loads((folder / CONFIG_NAME).read_text())["architecture"]
     api = HfApi(endpoint=endpoint, token=token, library_name="mmzoo", library_version=__version__)
-    try:
-        # The first request answers whether the Hub is there at all: bounded like the download probe.
-        call_with_deadline(lambda: api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True),
-                           PROBE_DEADLINE_S * 4, f"the Hub at {endpoint}")
+
+    def upload():
         if branch != "main":
             api.create_branch(repo_id, branch=branch, exist_ok=True)
-        info = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(folder),
-            revision=branch,
-            allow_patterns=list(UPLOAD_FILES),
-            commit_message=commit_message or f"Upload {architecture} with mmzoo",
-        )
+        return api.upload_folder(repo_id=repo_id, folder_path=str(folder), revision=branch,
+                                 allow_patterns=list(UPLOAD_FILES),
+                                 commit_message=commit_message or f"Upload {architecture} with mmzoo")
+
+    try:
+        # Every request has an overall deadline (a trickling server restarts the client's read timeouts): the
+        # first, which answers whether the Hub is there at all, a short one; the upload that of a transfer.
+        call_with_deadline(lambda: api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True),
+                           PROBE_DEADLINE_S * 4, f"the Hub at {endpoint}")
+        info = call_with_deadline(upload, transfer_deadline(), f"uploading {folder.name} to {endpoint}")
     except (HfHubHTTPError, OSError, *transport_errors()) as err:  # OSError covers the deadline's TimeoutError
         # The client's messages name the status and the server's reason; they never contain the token.
         raise PublishError(f"publishing {folder} to {repo_id} on {endpoint} failed: {type(err).__name__}: {err}; "

@@ -4,12 +4,10 @@ pinned one is fetched from the Hub (never a local copy) and is verified or refus
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 
 import pytest
-from hubtest_utils import make_model
+from hubtest_utils import SlowServer, make_model
 
 import mmzoo
 from mmzoo.cli import main
@@ -18,49 +16,9 @@ from mmzoo.pretrained import hub
 from test_hub_offline import ARCH, REPO, TAG, published  # noqa: F401  (the fixture)
 
 
-class SlowServer:
-    """Accepts connections on 127.0.0.1 and either never answers or sends one header byte per 0.2 s."""
-
-    def __init__(self, trickle: bool) -> None:
-        self.trickle, self.stop = trickle, threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        clients = []
-        while not self.stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-                clients.append(client)
-                threading.Thread(target=self._answer, args=(client,), daemon=True).start()
-            except OSError:
-                continue
-        for client in clients:
-            client.close()
-
-    def _answer(self, client: socket.socket) -> None:
-        header = b"HTTP/1.1 200 OK\r\nX-Filler: " + b"a" * 10_000
-        for byte in header if self.trickle else []:
-            if self.stop.wait(0.2):
-                return
-            try:
-                client.sendall(bytes([byte]))
-            except OSError:
-                return
-        self.stop.wait(120)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-
-
 @pytest.fixture(params=["silent", "trickling"])
 def slow_hub(request, hub_env, monkeypatch):
-    server = SlowServer(trickle=request.param == "trickling")
+    server = SlowServer(request.param)
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     yield server
     server.close()
