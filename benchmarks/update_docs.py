@@ -19,8 +19,9 @@ from mmzoo.bench.report import write_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-#: The pages that hold ``bench:`` blocks (docs/benchmarks.md: every table; README.md: the summary).
-PAGES = (ROOT / "docs" / "benchmarks.md", ROOT / "README.md")
+#: The pages that hold ``bench:`` blocks (docs/benchmarks.md: the tables; docs/studies.md: the tables a study
+#: reads; README.md: the summary).
+PAGES = (ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "studies.md", ROOT / "README.md")
 
 
 def rewrite_reports(results_dir: Path = RESULTS) -> list[str]:
