@@ -27,22 +27,19 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from mmzoo.bench.report import write_reports
 from mmzoo.bench.tables import BenchTable, get_table
 from mmzoo.train.distributed import rank_and_world, single_process_env
-from mmzoo.train.precision import SPEEDUP_ENV, cpu_bf16_hardware, cpu_bf16_speedup, resolve_precision
+from mmzoo.train.precision import check_amp
 from mmzoo.train.engine import EngineOptions
 from mmzoo.train.many import check_fit_many_options
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import resolve_device
 from mmzoo.utils.files import atomic_write_json
 
-if TYPE_CHECKING:
-    import torch
-
-__all__ = ["run_table", "table_jobs", "table_options", "spends_bf16_savings", "engine_amp", "load_rows", "rows_of",
+__all__ = ["run_table", "table_jobs", "table_options", "load_rows", "rows_of",
            "row_identity", "identity_key", "shard_from_env", "seed_groups", "check_seeds_at_once"]
 
 
@@ -64,38 +61,22 @@ def row_identity(job: dict[str, Any], options: dict[str, Any] | None = None,
                  data_dir: str | Path | None = None) -> dict[str, Any]:
     """Everything that changes a row's result: model, loop, recipe (seed included), model arguments, data source,
     precision, compilation and the kind of device. A finished row is reused, and a run folder resumed, only by a
-    job of the same identity. The precision is the one ``amp`` resolves to for this row on this machine (``"bf16"``
-    or None), so that ``amp="auto"`` rows are told apart by what they ran."""
+    job of the same identity. The precision is the engine's ``amp`` (``"bf16"``, or None for float32: the
+    notebook-style loop always trains in float32)."""
     options = options or {}
     device = resolve_device(options.get("device", "auto"))
     return {
         "model": job["model"], "loop": job["loop"], "recipe": job["recipe"], "model_kwargs": job["model_kwargs"],
         "data": None if data_dir is None else str(Path(data_dir).expanduser().resolve()),
-        "amp": engine_amp(options.get("amp"), device, job["model"]) if job["loop"] == "engine" else None,
+        "amp": check_amp(options.get("amp")) if job["loop"] == "engine" else None,
         "compile": options.get("compile", False),
         "device": device.type,
     }
 
 
-def engine_amp(amp: str | None, device: torch.device, model: str) -> str | None:
-    """What ``amp`` trains ``model`` in on ``device``: ``"bf16"`` or None (float32); ``"auto"`` is resolved
-    (an explicit ``"bf16"`` stays, to fail in the worker with the reason where the hardware lacks it)."""
-    if amp != "auto":
-        return amp
-    return None if resolve_precision(amp, device, model)[0] is None else "bf16"
-
-
 def table_options(table: BenchTable, options: dict[str, Any] | None) -> dict[str, Any]:
     """The workers' engine options: ``options`` with the table's precision where they name none."""
     return {"amp": table.amp, **(options or {})}
-
-
-def spends_bf16_savings(table: BenchTable, options: dict[str, Any]) -> bool:
-    """Whether ``table`` runs its ``bf16_overrides`` here: it has some, and every engine row trains in bf16."""
-    if not table.bf16_overrides:
-        return False
-    device = resolve_device(options.get("device", "auto"))
-    return all(engine_amp(options.get("amp"), device, model) == "bf16" for model in table.models)
 
 
 def identity_key(identity: dict[str, Any]) -> str:
@@ -121,16 +102,12 @@ def table_jobs(
     seeds together: their identities say so (``"seeds_at_once": True``), so they are new rows, not the rows trained
     one at a time (the same maths within float rounding, but each row's time is a share of its group's)."""
     options = table_options(table, options)
-    bf16_budget = spends_bf16_savings(table, options)
-    recipe = get_recipe(table.recipe).override(
-        [*(table.bf16_overrides if bf16_budget else table.overrides), *overrides])
+    recipe = get_recipe(table.recipe).override([*table.overrides, *overrides])
     kwargs = {**table.model_kwargs, **(model_kwargs or {})}
     jobs = []
     for job in table.jobs():
         if (models and job["model"] not in models) or (seeds and job["seed"] not in seeds):
             continue
-        if bf16_budget and job["loop"] == "reference":
-            continue  # in float32, the notebook-style loop would take longer than all of the bf16 rows
         row_recipe = recipe.replace(seed=job["seed"])
         job = {**job, "table": table.name, "variant": _variant(kwargs), "model_kwargs": dict(kwargs),
                "recipe": row_recipe.to_dict(), "task": row_recipe.task, "inference": table.inference}
@@ -246,9 +223,6 @@ def _launch(unit: list[tuple[dict[str, Any], Path]], device: str | None, options
     # A sweep's rows are independent runs: a worker must not join the torchrun job its parent belongs to.
     env = single_process_env()
     opts = {**options, "distributed": False}
-    if opts.get("amp") == "auto" and cpu_bf16_hardware() != "none":
-        # The workers decide auto's precision on the parent's measurement: the one its row identities hold.
-        env[SPEEDUP_ENV] = repr(cpu_bf16_speedup())
     if device is not None and device.startswith("cuda:"):
         env["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]  # each worker sees only its GPU, as cuda:0
         opts["device"] = "cuda"

@@ -50,13 +50,9 @@ class BenchTable:
         reference: models also trained by the notebook-style loop (first seed only) for the speed ratio.
         inference: also measure inference throughput and latency per row (the zoo tables leave them to
             ``benchmarks/inference_speed.py`` and spend the time on training).
-        amp: the engine rows' precision unless the caller sets one: ``"auto"`` (bf16 where this machine and
-            architecture measured as fast and as accurate, :mod:`mmzoo.train.precision`) or None (float32: the
-            published comparisons, so that they reproduce on any CPU and compare with the notebooks' float32).
-        bf16_overrides: recipe changes that replace ``overrides`` when every engine row trains in bf16 here: the
-            time bf16 saves buys more of the recipe (empty: the same recipe in any precision). The notebook-style
-            loop's rows are left out then: in float32 they would take longer than all the bf16 rows together
-            (``benchmarks/speed_ratio.py`` measures the engine against that loop side by side).
+        amp: the engine rows' precision unless the caller sets one: None (float32, on every machine: the
+            published comparisons reproduce on any CPU and compare with the notebooks' float32) or ``"bf16"``
+            (bf16 autocast, an explicit opt-in that the rows' identity records).
     """
 
     name: str
@@ -70,7 +66,6 @@ class BenchTable:
     reference: tuple[str, ...] = ()
     inference: bool = True
     amp: str | None = None
-    bf16_overrides: tuple[str, ...] = ()
 
     @property
     def variant(self) -> str:
@@ -125,15 +120,10 @@ QUICK = replace(
     title="Quick comparison: the four assignment architectures, short recipe",
     caption=(
         "The assignment recipe (Adam 1e-3 cosine to 1e-6, batch 32, BCE, seed 51) shortened to 5 epochs "
-        "of 640 training frames in float32, or, where all four train in bf16 (`amp=auto` on a CPU whose bf16 "
-        "hardware is faster), to 8 epochs of 1,600; validated on 320; synthetic `shapes` v1.0 data; "
-        "`lidar_scale=0.02`. "
-        "In float32, the notebook-style loop trains intermediate_cat on the identical recipe for the speed ratio."
+        "of 640 training frames in float32, validated on 320; synthetic `shapes` v1.0 data; `lidar_scale=0.02`. "
+        "The notebook-style loop trains intermediate_cat on the identical recipe for the speed ratio."
     ),
     overrides=("train_frames=640", "val_frames=320", "epochs=5"),
-    # Where bf16 is faster, the time it saves buys the steps these networks need to pass 0.95.
-    bf16_overrides=("train_frames=1600", "val_frames=320", "epochs=8"),
-    amp="auto",
     models=ASSIGNMENT_MODELS[:4],
     seeds=(51,),
 )

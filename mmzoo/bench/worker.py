@@ -78,10 +78,10 @@ def _memory(history: list[dict[str, Any]], device: torch.device) -> dict[str, fl
 
 def _precision(job: dict[str, Any], options: EngineOptions, device: torch.device) -> tuple[torch.dtype | None, str]:
     """The autocast dtype (None: float32) and precision label of a row: the notebook loop always trains in
-    float32, as the notebooks did; the engine in what its amp setting resolves to here."""
+    float32, as the notebooks did; the engine in its ``amp`` setting."""
     if job["loop"] != "engine":
         return None, "float32"
-    return resolve_precision(options.amp, device, job["model"])
+    return resolve_precision(options.amp, device)
 
 
 def _between_ceilings(train: Callable[[], Any], device: torch.device, dtype: torch.dtype) -> tuple[Any, float]:

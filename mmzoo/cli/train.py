@@ -34,9 +34,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, default: str = "assign
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """Speed flags (they never change what is trained, only how fast); ``--device`` is a shared option."""
     parser.add_argument("--amp", choices=sorted(AMP_CHOICES),
-                        help="precision: auto (bf16 where this hardware and architecture measured faster at equal "
-                             "accuracy, else float32), bf16 (autocast; a GPU or a CPU with bf16 hardware) or fp32 "
-                             "(default: auto for mmzoo train, the table's for mmzoo bench)")
+                        help="precision: fp32 (float32) or bf16 (autocast; a GPU or a CPU with bf16 hardware); "
+                             "default fp32 for mmzoo train, the table's for mmzoo bench (auto: retired, means fp32)")
     parser.add_argument(
         "--compile", nargs="?", const=True, default=False, metavar="MODE",
         help="torch.compile the model; optional mode, e.g. reduce-overhead (pays on long CUDA runs)",
@@ -55,11 +54,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
 
 
-#: ``--amp`` values and the ``EngineOptions.amp`` each stands for.
+#: ``--amp`` values and the ``EngineOptions.amp`` each stands for (``auto`` is retired: it warns, then trains in
+#: float32).
 AMP_CHOICES = {"auto": "auto", "bf16": "bf16", "fp32": None}
 
 
-def amp_from_args(args: argparse.Namespace, default: str | None = "auto") -> str | None:
+def amp_from_args(args: argparse.Namespace, default: str | None = None) -> str | None:
     """``EngineOptions.amp`` for ``--amp`` (``default`` when the flag is not given)."""
     return default if args.amp is None else AMP_CHOICES[args.amp]
 

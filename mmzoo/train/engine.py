@@ -3,7 +3,7 @@
 Why it is fast: the whole split lives as tensors on the training device (no per-sample Python, no DataLoader
 workers competing for the cores), batches are index slices, activations run channels_last (oneDNN / cuDNN's
 preferred layout), Adam runs fused where torch offers it, validation runs
-under inference mode in large batches, and on CUDA bf16 autocast and ``torch.compile`` can be switched on.
+under inference mode in large batches, and bf16 autocast and ``torch.compile`` can be switched on.
 None of this changes the recipe: the epochs, batch size, shuffling, schedule and checkpoint selection are the
 notebook's.
 
@@ -43,7 +43,7 @@ from mmzoo.train.data import recipe_tensors
 from mmzoo.train.distributed import DistributedContext, barrier, broadcast_object, setup, wrap_model
 from mmzoo.train.loop import RunState, Session, cpu_state, keep_best, rows, run_epoch
 from mmzoo.train.metrics import loss_function
-from mmzoo.train.precision import resolve_precision
+from mmzoo.train.precision import check_amp, resolve_precision
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import keep_freed_memory, reset_peak_memory
@@ -60,8 +60,8 @@ class EngineOptions:
     Attributes:
         device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         channels_last: run convolutions in NHWC (faster on CPU and GPU; the same maths).
-        amp: None for float32, ``"bf16"`` for bfloat16 autocast (a GPU, or a CPU with bf16 hardware), or
-            ``"auto"``: what measured fastest at equal accuracy on this hardware (:mod:`mmzoo.train.precision`).
+        amp: None (default) for float32, the notebooks' arithmetic, on every machine; ``"bf16"`` opts in to
+            bfloat16 autocast (a GPU, or a CPU with bf16 matrix hardware; :mod:`mmzoo.train.precision`).
         compile: wrap the model in ``torch.compile``: True for its default mode, or a mode name such as
             ``"reduce-overhead"`` (CUDA graphs through Inductor). Compiling costs tens of seconds per model, so it
             pays only on long runs; it is slower to train on the 2-core CPU.
@@ -84,7 +84,7 @@ class EngineOptions:
 
     device: str = "auto"
     channels_last: bool = True
-    amp: str | None = "auto"
+    amp: str | None = None
     compile: bool | str = False
     cuda_graphs: bool | str | None = None
     eval_batch_size: int = 512
@@ -95,6 +95,7 @@ class EngineOptions:
     keep_freed_memory: bool = True
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "amp", check_amp(self.amp))  # the retired "auto" warns and means float32
         if self.cuda_graphs not in (None, True, False, "whole-step"):
             raise ValueError(f"cuda_graphs={self.cuda_graphs!r}; use None, True, False or 'whole-step'")
         if self.compile is not False:
@@ -114,10 +115,9 @@ class EngineOptions:
                              f"device in a single process, not {where}; leave it at None (the default)")
         return applies if self.cuda_graphs is None else bool(self.cuda_graphs)
 
-    def autocast_dtype(self, device: torch.device, arch: str | None = None) -> torch.dtype | None:
-        """The autocast dtype for ``arch`` on ``device`` (None: float32); see
-        :func:`mmzoo.train.precision.resolve_precision`."""
-        return resolve_precision(self.amp, device, arch)[0]
+    def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
+        """The autocast dtype on ``device`` (None: float32); see :func:`mmzoo.train.precision.resolve_precision`."""
+        return resolve_precision(self.amp, device)[0]
 
 
 @dataclass
@@ -137,7 +137,7 @@ class FitResult:
     identity: dict[str, Any] = field(default_factory=dict)
     rank: int = 0
     world_size: int = 1
-    precision: str = "float32"  # the arithmetic used, and why (``resolve_precision``'s reason)
+    precision: str = "float32"  # the arithmetic used (``resolve_precision``'s label)
 
     @property
     def train_time_s(self) -> float:
@@ -204,7 +204,7 @@ def _set_up(model: str | nn.Module, recipe: Recipe, data: tuple[FusionTensors, F
     steps = _check_split(recipe, train, val, context)
     if isinstance(model, str):
         model = build_model(model, recipe, train.target.shape[1], **model_kwargs)
-    autocast_dtype, precision = resolve_precision(options.amp, device, getattr(model, "arch_name", None))
+    autocast_dtype, precision = resolve_precision(options.amp, device)
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format)
     train, val = train.to(device), val.to(device)

@@ -59,7 +59,7 @@ class Session:
     memory_format: torch.memory_format
     autocast_dtype: torch.dtype | None
     eval_batch_size: int
-    precision: str = "float32"  # the arithmetic, and why (``mmzoo.train.precision.resolve_precision``'s reason)
+    precision: str = "float32"  # the arithmetic (``mmzoo.train.precision.resolve_precision``'s label)
     whole_step: Any = None  # a ``mmzoo.train.whole_step.WholeStep`` when the steps and validation replay graphs
 
 

@@ -85,7 +85,7 @@ def _fit_many(model_name: str, recipe: Recipe, seeds: Sequence[int],
     steps eagerly (how the tests check their maths on a CPU)."""
     group, val = _build_group(model_name, recipe, seeds, data, options, model_kwargs, capture)
     histories, best = _train(group, val)
-    precision = resolve_precision(options.amp, group.device, getattr(group.models[0], "arch_name", None))[1]
+    precision = resolve_precision(options.amp, group.device)[1]
     results = []
     for k, model in enumerate(group.models):
         model.load_state_dict(best[k][3])
@@ -191,7 +191,7 @@ class _Group:
         self.optimizer = make_optimizer(list(self.params.values()), self.recipe, fused=True)
         self.scheduler = make_scheduler(self.optimizer, self.recipe, self.steps)
         self.generators = [torch.Generator().manual_seed(r.seed) for r in recipes]
-        self.autocast_dtype = options.autocast_dtype(device, getattr(models[0], "arch_name", None))
+        self.autocast_dtype = options.autocast_dtype(device)
         self.eval_batch_size = options.eval_batch_size
         base = copy.deepcopy(models[0]).to("meta")
         # The range check reads a value (not possible under vmap); FusionTensors hold RGB in [0, 1] by construction.

@@ -77,63 +77,35 @@ def test_command_line_leaves_cuda_graphs_to_the_engine_unless_told(flags, expect
         assert not options.uses_cuda_graphs(cuda, distributed=True)
 
 
-def test_precision_is_resolved_from_the_hardware_and_recorded(monkeypatch):
-    import torch
-
-    from mmzoo.train import precision
-
-    cpu = torch.device("cpu")
-    assert precision.resolve_precision(None, cpu) == (None, "float32 (amp=None)")
-    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "none")
-    with pytest.raises(ValueError, match="would be emulated"):
-        precision.resolve_precision("bf16", cpu)
-    assert precision.resolve_precision("auto", cpu) == (None, "float32 (amp=auto on none)")
-    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "amx")
-    monkeypatch.setattr(precision, "cpu_bf16_speedup", lambda: 3.0)
-    assert precision.resolve_precision("auto", cpu) == (torch.bfloat16, "bf16 autocast (amp=auto on amx)")
-    monkeypatch.setattr(precision, "cpu_bf16_speedup", lambda: 0.5)  # reported bf16 hardware, but slower here
-    dtype, reason = precision.resolve_precision("auto", cpu)
-    assert dtype is None and "not faster on this CPU" in reason
-    assert precision.resolve_precision("bf16", cpu)[0] is torch.bfloat16  # asked for explicitly: given
-    with pytest.raises(ValueError, match="use None"):
-        precision.resolve_precision("fp16", cpu)
-
-
-@pytest.mark.parametrize("hardware", ["amx", "avx512_bf16"])
-def test_auto_trains_in_bf16_only_the_architectures_measured_at_parity(monkeypatch, hardware):
+def test_precision_is_float32_unless_bf16_is_asked_for(monkeypatch):
     import torch
 
     from mmzoo.train import EngineOptions, precision
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: hardware)
-    monkeypatch.setattr(precision, "cpu_bf16_speedup", lambda: 2.0)
-    monkeypatch.setattr(precision, "BF16_PARITY", frozenset({"late_fusion"}))
-    assert precision.resolve_precision("auto", cpu, "late_fusion")[0] is torch.bfloat16
-    dtype, reason = precision.resolve_precision("auto", cpu, "intermediate_add")
-    assert dtype is None and "intermediate_add has no measured bf16 accuracy parity" in reason
-    assert precision.resolve_precision("bf16", cpu, "intermediate_add")[0] is torch.bfloat16  # asked for: given
-    assert precision.resolve_precision("auto", torch.device("cuda"), "late_fusion")[0] is None  # GPUs: float32
-    options = EngineOptions()
-    assert options.amp == "auto" and options.autocast_dtype(cpu, "late_fusion") is torch.bfloat16
+    assert EngineOptions().amp is None and EngineOptions().autocast_dtype(cpu) is None
+    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "amx")  # fast bf16 hardware changes nothing
+    assert precision.resolve_precision(None, cpu) == (None, "float32 (amp=None)")
+    assert precision.resolve_precision("bf16", cpu) == (torch.bfloat16, "bf16 autocast (amp=bf16 on amx)")
+    assert precision.resolve_precision("bf16", torch.device("cuda"))[0] is torch.bfloat16
+    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "none")
+    with pytest.raises(ValueError, match="would be emulated"):
+        precision.resolve_precision("bf16", cpu)
+    with pytest.raises(ValueError, match="use None"):
+        precision.resolve_precision("fp16", cpu)
+    with pytest.raises(ValueError, match="use None"):
+        EngineOptions(amp="fp16")
 
 
-def test_the_bf16_speedup_is_measured_once_and_can_be_given(monkeypatch):
+def test_the_retired_auto_warns_and_trains_in_float32(monkeypatch):
     import torch
 
-    from mmzoo.train import precision
+    from mmzoo.train import EngineOptions, precision
 
-    precision.cpu_bf16_speedup.cache_clear()
-    monkeypatch.setenv(precision.SPEEDUP_ENV, "1.75")
-    assert precision.cpu_bf16_speedup() == 1.75
-    precision.cpu_bf16_speedup.cache_clear()
-    monkeypatch.delenv(precision.SPEEDUP_ENV)
-    if precision.cpu_bf16_hardware() == "none":
-        return  # bf16 products would be emulated: nothing worth timing
-    measured = precision.cpu_bf16_speedup(size=256, repeats=3)
-    assert 0.01 < measured < 100 and precision.cpu_bf16_speedup(size=256, repeats=3) == measured  # cached
-    precision.cpu_bf16_speedup.cache_clear()
-
+    monkeypatch.setattr(precision, "cpu_bf16_hardware", lambda: "amx")
+    with pytest.warns(FutureWarning, match="amp='bf16'"):
+        options = EngineOptions(amp="auto")
+    assert options.amp is None and options.autocast_dtype(torch.device("cpu")) is None
 
 
 @pytest.mark.skipif(__import__("mmzoo.train.precision").train.precision.cpu_bf16_hardware() == "none",
