@@ -184,7 +184,8 @@ def _locked(table_dir: Path) -> Iterator[None]:
 
 def _report(table: BenchTable, table_dir: Path, jobs: list[dict[str, Any]]) -> dict[str, Path]:
     with _locked(table_dir):
-        meta = {"name": table.name, "title": table.title, "caption": table.caption, "task": jobs[0]["task"]}
+        meta = {"name": table.name, "title": table.title, "caption": table.caption, "task": jobs[0]["task"],
+                "baselines": list(table.baselines)}
         return write_reports(table_dir, meta, rows_of(table_dir, jobs))
 
 

@@ -22,6 +22,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Iterable
 
+from mmzoo.bench.verdict import VERDICT_COLUMN, best_baseline, single_modality_verdicts
 from mmzoo.utils.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 __all__ = [
@@ -115,8 +116,10 @@ def _fmt(value: Any, digits: int, sd: Any = None) -> str:
 _OPTIONAL_COLUMNS = ("infer samples/s", "latency ms")
 
 
-def markdown_table(summary: list[dict[str, Any]], task: str) -> str:
-    """The comparison table, one line per model and loop, in the order the rows were first measured."""
+def markdown_table(summary: list[dict[str, Any]], task: str, verdicts: dict[str, str] | None = None) -> str:
+    """The comparison table, one line per model and loop, in the order the rows were first measured; with
+    ``verdicts`` (:func:`mmzoo.bench.verdict.single_modality_verdicts`) a last column says whether each fusion
+    row beats the best single modality beyond the seeds' spread."""
     metric = ("val acc", "val_accuracy", 3) if task == "classification" else ("pos. error", "val_position_error", 3)
     gpu = any(entry.get("cuda_peak_allocated_mib") is not None for entry in summary)
     nvml = any(entry.get("nvml_process_mib") is not None for entry in summary)
@@ -139,7 +142,11 @@ def markdown_table(summary: list[dict[str, Any]], task: str) -> str:
             peak_cell, _fmt(e.get("inference_samples_per_s"), 0),
             _fmt(e.get("latency_ms"), 2), _fmt(e.get("train_gflops_per_sample"), 3), mem,
         ]
+        if verdicts is not None:
+            cells.append(verdicts.get(e["model"], "baseline"))
         body.append(cells)
+    if verdicts is not None:
+        header.append(VERDICT_COLUMN)
     # A table measured without inference (BenchTable.inference=False) shows no empty inference columns.
     keep = [i for i, name in enumerate(header)
             if name not in _OPTIONAL_COLUMNS or any(cells[i] != "-" for cells in body)]
@@ -220,7 +227,15 @@ def render_markdown(table: dict[str, Any], rows: list[dict[str, Any]], title: bo
                               engine.get("accelerations")) if part
         )
         text += f"Machine: {engine['device']}, torch {engine['torch']}; engine: {settings}.\n\n"
-    text += markdown_table(summarize(rows), table.get("task", "classification"))
+    summary = summarize(rows)
+    task = table.get("task", "classification")
+    verdicts = single_modality_verdicts(summary, table["baselines"], task) if table.get("baselines") else None
+    text += markdown_table(summary, task, verdicts or None)
+    best = best_baseline(summary, table.get("baselines") or (), task)
+    if verdicts:
+        text += (f"\n*{VERDICT_COLUMN}*: yes where the fusion row's mean beats the best single-modality row "
+                 f"(here `{best['model']}`) by more than the two standard deviations together, no within them, "
+                 "worse beyond them on the wrong side; - with fewer than two seeds.\n")
     for ratio in speed_ratio(rows):
         text += (
             f"\nEngine vs notebook-style loop on {ratio['model']}, seed {ratio['seed']} for both: "
