@@ -31,7 +31,9 @@ from mmzoo.errors import (
     WrongArchitectureError,
 )
 from mmzoo.pretrained.factory import create, parse_model_name
+from mmzoo.pretrained.data_config import DataConfig, data_config_for
 from mmzoo.pretrained.folder import load_pretrained, save_pretrained
+from mmzoo.pretrained.transforms import FusionTransforms, transforms_for
 from mmzoo.pretrained.index import register_index
 from mmzoo.registry import (
     ArchInfo,
@@ -69,6 +71,10 @@ __all__ = [
     "parse_model_name",
     "save_pretrained",
     "load_pretrained",
+    "transforms_for",
+    "data_config_for",
+    "DataConfig",
+    "FusionTransforms",
     "push_to_hub",
     "publish_folder",
     "export_onnx",

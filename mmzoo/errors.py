@@ -22,6 +22,12 @@ __all__ = [
     "PublishError",
     "GoldenOutputError",
     "NonFiniteLossError",
+    "DataFormatError",
+    "UnpairedFilesError",
+    "LabelsFileError",
+    "UnknownClassError",
+    "InputSizeError",
+    "HeadMismatchError",
     "PretrainedAdaptationWarning",
     "UnverifiedWeightsWarning",
     "InputRangeWarning",
@@ -70,6 +76,31 @@ class NonFiniteLossError(MmzooError, RuntimeError):
 
 class PublishError(MmzooError, RuntimeError):
     """Publishing to the Hub failed: the endpoint is unreachable or too slow, or it refused the upload."""
+
+
+class DataFormatError(MmzooError, ValueError):
+    """A data file that is not what the documented format says (an image of another mode or bit depth, a range
+    image of the wrong shape or with nan / inf values); the message names the file and how to fix it."""
+
+
+class UnpairedFilesError(MmzooError, FileNotFoundError):
+    """An own-data folder whose ``rgb/`` and ``lidar/`` files, or labels rows, do not pair up by name."""
+
+
+class LabelsFileError(MmzooError, ValueError):
+    """A labels file (CSV or JSON lines) with a missing, duplicate or malformed row, named by its line."""
+
+
+class UnknownClassError(MmzooError, LookupError):
+    """A class name that the model was not trained on (at predict or evaluate time)."""
+
+
+class InputSizeError(MmzooError, ValueError):
+    """Data that cannot be brought to the size a model needs (a range image smaller than its fixed input)."""
+
+
+class HeadMismatchError(MmzooError, ValueError):
+    """A task whose number of outputs does not match a head that was asked to be kept."""
 
 
 class PretrainedAdaptationWarning(UserWarning):

@@ -17,6 +17,9 @@ from mmzoo.data.corruptions import (
 )
 from mmzoo.data.fiftyone_io import read_fiftyone_dataset
 from mmzoo.data.frames import Frames
+from mmzoo.data.own import read_labels, read_own_folder, split_frames
+from mmzoo.data.resize import resize_image, resize_range
+from mmzoo.data.samples import frames_from_arrays, prepare_image, prepare_range
 from mmzoo.data.layouts import LAYOUTS, detect_layout, read_assessment_folder, read_course_folder, read_folder
 from mmzoo.data.preview import write_preview
 from mmzoo.data.render import RenderOutput, Scene, SceneSettings, render
@@ -59,6 +62,14 @@ __all__ = [
     "FusionTensors",
     "to_tensors",
     "read_fiftyone_dataset",
+    "read_own_folder",
+    "read_labels",
+    "split_frames",
+    "frames_from_arrays",
+    "prepare_image",
+    "prepare_range",
+    "resize_image",
+    "resize_range",
     "write_preview",
     "CorruptionSpec",
     "register_corruption",

@@ -19,7 +19,7 @@ from mmzoo.data.sensor import MAX_RANGE, XYZA_FORMULAS, depth_to_xyza
 __all__ = ["LIDAR_REPRESENTATIONS", "TARGETS", "FusionTensors", "to_tensors"]
 
 LIDAR_REPRESENTATIONS = ("xyza", "depth")
-TARGETS = ("auto", "labels", "positions")
+TARGETS = ("auto", "labels", "onehot", "positions")
 
 Index = torch.Tensor | np.ndarray | slice | list[int] | range
 
@@ -31,7 +31,8 @@ class FusionTensors:
     Attributes:
         rgb: ``(N, C, H, W)`` uint8 camera images, C = 4 (RGBA) or 3 (RGB).
         lidar: ``(N, 4, A, Z)`` float32 xyza or ``(N, 1, A, Z)`` float32 raw depth.
-        target: ``(N, 1)`` float32 class labels (for BCE-with-logits) or ``(N, 9)`` float32 positions.
+        target: ``(N, 1)`` float32 class labels (for BCE-with-logits), ``(N, K)`` one-hot classes (softmax
+            cross-entropy) or ``(N, K)`` float32 positions / regression values.
         metadata: the source ``Frames.metadata`` plus ``lidar`` ("xyza"/"depth"), ``xyza_formula`` (None for
             depth), ``rgb_channels``, ``target`` ("labels"/"positions") and ``class_names``.
     """
@@ -139,7 +140,9 @@ def to_tensors(
         formula: the xyza formula, ``"assignment"`` (x = d sin(-az) cos(-ze)) or ``"course"`` (x = d sin(-az));
             see :mod:`mmzoo.data.sensor`. Ignored for ``lidar="depth"``.
         rgb_channels: 4 keeps RGBA as in the PNGs (the notebooks' input), 3 drops alpha.
-        target: ``"labels"`` -> ``(N, 1)`` float32 class labels, ``"positions"`` -> ``(N, 9)`` float32,
+        target: ``"labels"`` -> ``(N, 1)`` float32 class labels, ``"onehot"`` -> ``(N, K)`` float32 one column
+            per class name (for softmax cross-entropy), ``"positions"`` -> ``(N, 9)`` float32 (or any number of
+            regression values per frame),
             ``"auto"`` -> labels if the frames have them, else positions.
         max_range: depth at or beyond which a beam counts as no return (the ``a`` channel).
         device: move the result there (default: CPU).
@@ -154,11 +157,15 @@ def to_tensors(
         raise ValueError(f"unknown target {target!r}; choose one of {TARGETS}")
     if target == "auto":
         target = "labels" if frames.labels is not None else "positions"
-    values = frames.labels if target == "labels" else frames.positions
+    values = frames.positions if target == "positions" else frames.labels
     if values is None:
-        other = "positions" if target == "labels" else "labels"
+        other = "positions" if target != "positions" else "labels"
         hint = f"they have {other}: use target={other!r}" if getattr(frames, other) is not None else "add targets first"
         raise ValueError(f"target={target!r} but the frames have no {target}; {hint}")
+    if target == "onehot" and not frames.class_names:
+        raise ValueError("target='onehot' needs the frames' class_names (one column per class)")
+    if target == "onehot":  # softmax cross-entropy's target: one column per class
+        values = np.eye(len(frames.class_names), dtype=np.float32)[np.asarray(values)]
     target_t = torch.as_tensor(np.asarray(values, dtype=np.float32)).reshape(len(frames), -1)
     rgb = torch.from_numpy(np.ascontiguousarray(frames.rgba[..., :rgb_channels].transpose(0, 3, 1, 2)))
     if lidar == "xyza":

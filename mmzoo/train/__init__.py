@@ -2,6 +2,7 @@
 from mmzoo.train.data import recipe_tensors
 from mmzoo.train.distributed import is_main_process, rank_and_world, single_process_env
 from mmzoo.train.engine import EngineOptions, FitResult, fit
+from mmzoo.train.finetune import FinetuneResult, finetune
 from mmzoo.train.many import fit_many
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.metrics import METRIC_NAMES, evaluate, loss_function, primary_metric
@@ -18,6 +19,8 @@ __all__ = [
     "FitResult",
     "fit",
     "fit_many",
+    "finetune",
+    "FinetuneResult",
     "build_model",
     "make_optimizer",
     "make_scheduler",

@@ -1,8 +1,10 @@
 """Losses and validation metrics per task, and a fast no-grad evaluation over a whole split.
 
-Classification (one logit per frame): BCE-with-logits loss and accuracy (logit > 0 is class 1).
+Classification: one logit per frame with BCE-with-logits (logit > 0 is class 1), or one output per class with
+softmax cross-entropy on one-hot targets (the largest output is the class); the metric is accuracy.
 Regression (x, y, z of each object): the MSE over all coordinates, and the mean Euclidean distance between the
-predicted and the true position of each object, in scene units (the course's "each cube about 2 units off").
+predicted and the true position of each object, in scene units (the course's "each cube about 2 units off"). Values (any regression targets of your own data):
+the MSE and the mean absolute error over all targets.
 """
 from __future__ import annotations
 
@@ -17,27 +19,43 @@ __all__ = [
 ]
 
 #: The metrics ``evaluate`` returns per task, besides ``loss``.
-METRIC_NAMES = {"classification": ("accuracy",), "regression": ("mse", "position_error")}
+METRIC_NAMES = {"classification": ("accuracy",), "regression": ("mse", "position_error"), "values": ("mse", "mae")}
+
+
+class SoftTargetCrossEntropy(nn.Module):
+    """Softmax cross-entropy against one-hot (or soft) targets ``(N, K)``, the mean over the batch."""
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(output, target)
 
 
 def loss_function(name: str) -> nn.Module:
     """The recipe's loss as a module (mean over the batch)."""
     if name == "bce":
         return nn.BCEWithLogitsLoss()
+    if name == "ce":
+        return SoftTargetCrossEntropy()
     if name == "mse":
         return nn.MSELoss()
-    raise ValueError(f"unknown loss {name!r}; choose 'bce' or 'mse'")
+    raise ValueError(f"unknown loss {name!r}; choose 'bce', 'ce' or 'mse'")
 
 
 def primary_metric(task: str) -> tuple[str, bool]:
     """``(name, higher_is_better)`` of the metric a table leads with for ``task``."""
+    if task == "values":
+        return "mse", False
     return ("accuracy", True) if task == "classification" else ("position_error", False)
 
 
 def batch_metrics(output: torch.Tensor, target: torch.Tensor, task: str) -> dict[str, torch.Tensor]:
     """Per-task metric sums over one batch (divide by the frame count for means), as 0-d tensors."""
+    if task == "classification" and target.shape[1] > 1:  # one-hot classes: the largest output is the class
+        return {"accuracy": (output.argmax(dim=1) == target.argmax(dim=1)).sum()}
     if task == "classification":
         return {"accuracy": ((output > 0).to(target.dtype) == target).all(dim=1).sum()}
+    if task == "values":
+        error = output.float() - target
+        return {"mse": (error**2).mean(dim=1).sum(), "mae": error.abs().mean(dim=1).sum()}
     if target.shape[1] % 3:
         raise ValueError(f"position targets must hold x, y, z per object; got {target.shape[1]} values per frame")
     squared = (output.float() - target) ** 2

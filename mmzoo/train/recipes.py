@@ -23,12 +23,15 @@ from mmzoo.train.augment import parse_corruption_augment
 
 __all__ = ["RECIPES", "Recipe", "get_recipe", "list_recipes"]
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "values")
 SCHEDULES = ("cosine", "constant")
-LOSSES = ("bce", "mse")
+LOSSES = ("bce", "ce", "mse")
+#: What a fine-tuning run may freeze: nothing, the per-modality encoders, or everything but the head's last layer.
+FREEZE = ("", "encoders", "backbone")
 SELECT = ("val_loss", "last")
 #: Fields added after the first published runs, with the default that changes nothing (see ``Recipe.to_dict``).
-_LATER_FIELDS: dict[str, Any] = {"modality_dropout": 0.0, "corruption_augment": ""}
+_LATER_FIELDS: dict[str, Any] = {"modality_dropout": 0.0, "corruption_augment": "", "freeze": "",
+                                 "backbone_lr_scale": 1.0}
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class Recipe:
 
     Attributes:
         name: the recipe's name (``assignment``, ``course``, ...).
-        task: ``classification`` (one logit, accuracy) or ``regression`` (positions, MSE and position error).
+        task: ``classification`` (accuracy), ``regression`` (positions: MSE and position error) or ``values``
+            (any number of regression targets: MSE and mean absolute error).
         dataset: the synthetic set to generate (``shapes``, ``cubes``, ``parallel``) when no folder is given.
         data_seed: seed of the generated frames (the same seed gives the same frames).
         train_frames, val_frames: how many frames each split holds. Generated sets use frame indices
@@ -47,13 +51,17 @@ class Recipe:
         lr, min_lr, schedule: Adam's learning rate; ``cosine`` anneals it per step to ``min_lr`` over the whole
             run (T_max = epochs x steps per epoch), ``constant`` keeps it.
         weight_decay: Adam's L2 penalty (0 in both notebooks).
-        loss: ``bce`` (BCE with logits) or ``mse``.
+        loss: ``bce`` (BCE with logits, one logit), ``ce`` (softmax cross-entropy, one output per class) or ``mse``.
         seed: seeds the model's initialisation and the shuffling.
         select: which epoch's weights a run keeps: ``val_loss`` (the lowest validation loss) or ``last``.
         modality_dropout: probability per training step that the whole batch sees one modality (camera or LiDAR,
             equal odds) missing, as its sensor reports it (see :mod:`mmzoo.train.augment`); 0 = off.
         corruption_augment: comma-separated corruptions applied to training batches, ``name:severity`` or a bare
             ``name`` (severity drawn from 0..5 per step), e.g. ``"camera_dark,lidar_dropout:2"``; "" = off.
+        freeze: ``encoders`` keeps the per-modality encoders' weights fixed, ``backbone`` everything but the head's
+            last layer (a linear probe); "" trains everything (see :func:`mmzoo.train.optim.make_optimizer`).
+        backbone_lr_scale: the learning rate of every parameter outside the head's last layer, as a fraction of
+            ``lr`` (fine-tuning a pretrained model gently while its new head learns at ``lr``).
     """
 
     name: str
@@ -74,10 +82,12 @@ class Recipe:
     select: str = "val_loss"
     modality_dropout: float = 0.0
     corruption_augment: str = ""
+    freeze: str = ""
+    backbone_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         checks = (
-            ("task", TASKS), ("schedule", SCHEDULES), ("loss", LOSSES), ("select", SELECT),
+            ("task", TASKS), ("schedule", SCHEDULES), ("loss", LOSSES), ("select", SELECT), ("freeze", FREEZE),
         )
         for field_name, allowed in checks:
             if getattr(self, field_name) not in allowed:
@@ -90,6 +100,8 @@ class Recipe:
                 f"recipe {self.name!r}: batch_size={self.batch_size} exceeds train_frames={self.train_frames}; "
                 "with the last short batch dropped no step would run"
             )
+        if not 0.0 <= self.backbone_lr_scale:
+            raise ValueError(f"recipe {self.name!r}: backbone_lr_scale must be >= 0; got {self.backbone_lr_scale}")
         if not self.lr > 0:
             raise ValueError(f"recipe {self.name!r}: lr must be positive; got {self.lr}")
         if not 0.0 <= self.modality_dropout <= 1.0:
