@@ -29,9 +29,10 @@ the same folder is refused (:class:`~mmzoo.errors.BusyError`), never mixed with 
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -47,6 +48,7 @@ from mmzoo.train.precision import check_amp, resolve_precision
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import keep_freed_memory, reset_peak_memory
+from mmzoo.train.tracking import RunLogger, Tracking, log_result, run_config, tracked_run
 from mmzoo.train.whole_step import WholeStep
 from mmzoo.utils.files import folder_lock
 
@@ -278,6 +280,19 @@ def _checkpoint(run_dir: str | Path, session: Session, state: RunState, identity
     })
 
 
+def _tracker(log: Any, session: Session, identity: dict[str, Any], state: RunState,
+             run_dir: str | Path | None) -> contextlib.AbstractContextManager[RunLogger]:
+    """The run's logger (:mod:`mmzoo.train.tracking`), started with its configuration and the checkpoint's
+    epochs; only rank 0 logs."""
+    seed = session.recipe.seed
+    stamp = time.strftime("%Y%m%d-%H%M%S")  # runs without a folder are never continued: each is its own
+    name = Path(run_dir).name if run_dir is not None else f"{identity['architecture']}-seed{seed}-{stamp}"
+    config = run_config(session.model, session.recipe, data={**identity["data"], "frames": identity["frames"]},
+                        precision=session.precision, device=session.device)
+    return tracked_run(log, name=name, config=config, history=state.history, run_dir=run_dir,
+                       main=session.context.is_main)
+
+
 def fit(
     model: str | nn.Module,
     recipe: Recipe | str,
@@ -287,6 +302,7 @@ def fit(
     run_dir: str | Path | None = None,
     options: EngineOptions = EngineOptions(),
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    log: str | Sequence[str] | Tracking | RunLogger | None = None,
     **model_kwargs: Any,
 ) -> FitResult:
     """Train ``model`` with ``recipe`` and return the selected epoch's weights and the run's history.
@@ -301,6 +317,9 @@ def fit(
             once); another run's checkpoint is refused.
         options: device and speed settings (:class:`EngineOptions`).
         on_epoch: called with each epoch's record (for progress reporting or early inspection).
+        log: trackers to log the run to (``"tensorboard,mlflow,wandb"``, a list, a
+            :class:`~mmzoo.train.tracking.Tracking`, or an open :class:`~mmzoo.train.tracking.RunLogger`); with a
+            ``run_dir`` its per-epoch ``epochs.csv`` is always written. See :mod:`mmzoo.train.tracking`.
 
     Raises:
         NonFiniteLossError: a loss became nan or infinite (the last finished epoch's checkpoint is kept).
@@ -320,9 +339,11 @@ def fit(
     with contextlib.ExitStack() as stack:
         saved = _open_run_dir(run_dir, identity, context, stack) if run_dir is not None else None
         state = _restore(session, saved)
-        _train_epochs(session, state, run_dir, identity, options, on_epoch)
-    session.model.load_state_dict(state.best_state)
-    session.model.eval()
+        logger = stack.enter_context(_tracker(log, session, identity, state, run_dir))
+        _train_epochs(session, state, run_dir, identity, options, logger.chain(on_epoch))
+        session.model.load_state_dict(state.best_state)
+        session.model.eval()
+        log_result(logger, session.model, data[1], recipe, state.best_epoch, state.best, run_dir)
     barrier(context)  # every rank returns after rank 0 has written its last checkpoint
     return FitResult(session.model, recipe, state.history, state.best_epoch, dict(state.best), str(context.device),
                      identity, context.rank, context.world_size, session.precision)

@@ -17,7 +17,8 @@ its own optimiser would. The runs therefore agree with separate :func:`fit` runs
 Differences from :func:`fit`, by design: the runs must share everything but the seed; no run folder (a sweep
 interrupted restarts its group); the inputs stay NCHW (vmap adds a leading run dimension); one process.
 
-``EngineOptions(cuda_graphs="whole-step")`` on one CUDA device replays the group's whole step as one CUDA graph
+``whole_step_graphs=True`` (``mmzoo.train.experimental``) on one CUDA device replays the group's whole step as
+one CUDA graph
 (:mod:`mmzoo.train.graphed`, shared with the engine's :mod:`mmzoo.train.whole_step`): each run's batch gathered
 on the device from its own permutation row at a position the step advances, the vmapped forward and loss of every
 run, one backward of their sum, the fused Adam update with the step's learning rate read from a device tensor,
@@ -29,6 +30,7 @@ implement are refused up front (``compile``, ``cuda_graphs=True``, ``distributed
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Sequence
@@ -44,12 +46,13 @@ from mmzoo.train.data import recipe_tensors
 from mmzoo.train.distributed import rank_and_world
 from mmzoo.train.engine import EngineOptions, FitResult
 from mmzoo.train.graphed import GraphedSteps, augmentation_problem
-from mmzoo.train.loop import cpu_state, epoch_order, samples_per_second
+from mmzoo.train.loop import cpu_state, epoch_order, forward_loss, optimizer_step, samples_per_second
 from mmzoo.train.metrics import evaluate, loss_function
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.precision import resolve_precision
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import keep_freed_memory, resolve_device
+from mmzoo.train.tracking import RunLogger, Tracking, log_result, run_config, tracked_run
 
 __all__ = ["fit_many", "check_fit_many_options"]
 
@@ -61,42 +64,67 @@ def fit_many(
     *,
     data: tuple[FusionTensors, FusionTensors] | None = None,
     options: EngineOptions = EngineOptions(),
+    whole_step_graphs: bool = False,
+    log: str | Sequence[str] | Tracking | Sequence[RunLogger] | None = None,
     **model_kwargs: Any,
 ) -> list[FitResult]:
     """Train ``model_name`` with ``recipe`` once per seed, all runs in one vmapped step; one result per seed.
 
     Each result is what ``fit(model_name, recipe.replace(seed=seed), ...)`` returns (its selected epoch's weights
     loaded), except that an epoch's ``train_time_s`` is the joint step time divided by the number of runs
-    (``joint_train_time_s`` and ``runs_at_once`` record the whole). ``options.cuda_graphs="whole-step"`` (one
-    CUDA device) replays the whole step as one CUDA graph; None or False runs it eagerly.
+    (``joint_train_time_s`` and ``runs_at_once`` record the whole). ``whole_step_graphs`` (one CUDA device;
+    experimental, see :mod:`mmzoo.train.experimental`) replays the whole step as one CUDA graph.
 
     Raises:
         ValueError: no seeds, or a seed twice; an option fit_many does not implement (``compile``,
-            ``cuda_graphs=True``, ``distributed`` under torchrun), or ``cuda_graphs="whole-step"`` off a CUDA
+            ``cuda_graphs=True``, ``distributed`` under torchrun), or ``whole_step_graphs`` off a CUDA
             device or with a recipe that augments batches.
+
+    ``log`` sends each seed to the trackers as a run of its own (``"tensorboard,mlflow,wandb"`` or a
+    :class:`~mmzoo.train.tracking.Tracking`), or to the given open loggers, one per seed (see
+    :mod:`mmzoo.train.tracking`); without a run folder nothing is continued: a new run each call.
     """
-    return _fit_many(model_name, get_recipe(recipe), seeds, data, options, model_kwargs)
+    return _fit_many(model_name, get_recipe(recipe), seeds, data, options, model_kwargs, log=log,
+                     whole_step=whole_step_graphs)
 
 
 def _fit_many(model_name: str, recipe: Recipe, seeds: Sequence[int],
               data: tuple[FusionTensors, FusionTensors] | None, options: EngineOptions,
-              model_kwargs: dict[str, Any], capture: bool | None = None) -> list[FitResult]:
+              model_kwargs: dict[str, Any], capture: bool | None = None, log: Any = None,
+              whole_step: bool = False) -> list[FitResult]:
     """:func:`fit_many`; ``capture`` of the whole-step graph: None on a CUDA device, False to run the graphed
     steps eagerly (how the tests check their maths on a CPU)."""
-    group, val = _build_group(model_name, recipe, seeds, data, options, model_kwargs, capture)
-    histories, best = _train(group, val)
+    group, val = _build_group(model_name, recipe, seeds, data, options, model_kwargs, capture, whole_step)
     precision = resolve_precision(options.amp, group.device)[1]
-    results = []
-    for k, model in enumerate(group.models):
-        model.load_state_dict(best[k][3])
-        model.eval()
-        results.append(FitResult(model, group.recipes[k], histories[k], best[k][1], dict(best[k][2]),
-                                 str(group.device), precision=precision))
+    with contextlib.ExitStack() as stack:
+        loggers = [stack.enter_context(logger) for logger in _trackers(log, group, val, precision)]
+        histories, best = _train(group, val, [logger.epoch for logger in loggers])
+        results = []
+        for k, model in enumerate(group.models):
+            model.load_state_dict(best[k][3])
+            model.eval()
+            results.append(FitResult(model, group.recipes[k], histories[k], best[k][1], dict(best[k][2]),
+                                     str(group.device), precision=precision))
+            log_result(loggers[k], model, val, group.recipes[k], best[k][1], best[k][2])
     return results
 
 
+def _trackers(log: Any, group: _Group, val: FusionTensors, precision: str) -> list:
+    """One started run logger per seed (context managers; see :func:`~mmzoo.train.tracking.tracked_run`)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    data = {key: val.metadata.get(key) for key in ("dataset", "version", "seed", "source", "layout")}
+    data["frames"] = [len(group.train), len(val)]
+    managers = []
+    for k, (model, recipe) in enumerate(zip(group.models, group.recipes)):
+        each = log[k] if isinstance(log, (list, tuple)) and isinstance(log[0], RunLogger) else log
+        config = run_config(model, recipe, data=data, precision=precision, device=group.device,
+                            runs_at_once=len(group.models))
+        managers.append(tracked_run(each, name=f"{model.arch_name}-seed{recipe.seed}-{stamp}", config=config))
+    return managers
+
+
 def check_fit_many_options(options: EngineOptions, recipe: Recipe, device: torch.device,
-                           capture: bool | None = None) -> None:
+                           capture: bool | None = None, whole_step: bool = False) -> None:
     """Refuse, before any work, what fit_many does not implement (it would otherwise be ignored in silence).
 
     >>> from mmzoo.train.recipes import get_recipe
@@ -112,32 +140,33 @@ def check_fit_many_options(options: EngineOptions, recipe: Recipe, device: torch
                         "process; pass EngineOptions(distributed=False) to train a group alone in each process")
     if options.compile:
         problems.append(f"compile={options.compile!r}: fit_many does not compile its vmapped step; leave "
-                        "compile=False (cuda_graphs='whole-step' removes the launches on a GPU)")
+                        "compile=False (whole-step graphs remove the launches on a GPU)")
     if options.cuda_graphs is True:
-        problems.append("cuda_graphs=True: fit_many has no per-module graphs; use cuda_graphs='whole-step' on one "
-                        "CUDA device, or None / False for eager steps")
-    if options.cuda_graphs == "whole-step":
+        problems.append("cuda_graphs=True: fit_many has no per-module graphs; use whole-step graphs on one "
+                        "CUDA device (--whole-step-graphs), or cuda_graphs None / False for eager steps")
+    if whole_step:
         if device.type != "cuda" and capture is not False:
-            problems.append(f"cuda_graphs='whole-step' needs one CUDA device, not device {device}; leave "
-                            "cuda_graphs at None (no graphs in fit_many)")
+            problems.append(f"whole-step graphs need one CUDA device, not device {device}; leave them off "
+                            "(no graphs in fit_many)")
         augmentation = augmentation_problem(recipe)
         if augmentation:
-            problems.append(f"cuda_graphs='whole-step' cannot apply: {augmentation}, here modality_dropout="
-                            f"{recipe.modality_dropout}, corruption_augment={recipe.corruption_augment!r}; use "
-                            "cuda_graphs=None")
+            problems.append(f"whole-step graphs cannot apply: {augmentation}, here modality_dropout="
+                            f"{recipe.modality_dropout}, corruption_augment={recipe.corruption_augment!r}; leave "
+                            "them off")
     if problems:
         raise ValueError(f"fit_many cannot run as asked: {'; and '.join(problems)}")
 
 
 def _build_group(model_name: str, recipe: Recipe, seeds: Sequence[int],
                  data: tuple[FusionTensors, FusionTensors] | None, options: EngineOptions,
-                 model_kwargs: dict[str, Any], capture: bool | None) -> tuple[_Group, FusionTensors]:
+                 model_kwargs: dict[str, Any], capture: bool | None,
+                 whole_step: bool = False) -> tuple[_Group, FusionTensors]:
     """The checked options applied, the data on the device, and the group of seeded models; with the
     validation split."""
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct and at least one; got {list(seeds)}")
     device = resolve_device(options.device)
-    check_fit_many_options(options, recipe, device, capture)
+    check_fit_many_options(options, recipe, device, capture, whole_step)
     if options.threads:
         torch.set_num_threads(options.threads)
     if options.keep_freed_memory and device.type == "cpu":
@@ -146,12 +175,14 @@ def _build_group(model_name: str, recipe: Recipe, seeds: Sequence[int],
     train, val = train.to(device), val.to(device)
     recipes = [recipe.replace(seed=seed) for seed in seeds]
     models = [build_model(model_name, r, train.target.shape[1], **model_kwargs).to(device) for r in recipes]
-    return _Group(models, recipes, train, options, device, capture), val
+    return _Group(models, recipes, train, options, device, capture, whole_step), val
 
 
-def _train(group: _Group, val: FusionTensors) -> tuple[list[list[dict[str, Any]]], list[tuple]]:
-    """Train the group epoch by epoch, validating each run after each epoch; returns each run's history and
-    selected epoch ``(validation loss, epoch, metrics, weights on the CPU)``."""
+def _train(group: _Group, val: FusionTensors,
+           on_record: Sequence[Any] = ()) -> tuple[list[list[dict[str, Any]]], list[tuple]]:
+    """Train the group epoch by epoch, validating each run after each epoch (and passing run ``k``'s records to
+    ``on_record[k]``); returns each run's history and selected epoch ``(validation loss, epoch, metrics, weights
+    on the CPU)``."""
     runs, recipe = len(group.models), group.recipe
     histories: list[list[dict[str, Any]]] = [[] for _ in range(runs)]
     best: list[tuple[float, int, dict[str, float], dict[str, torch.Tensor]]] = [(float("inf"), -1, {}, {})] * runs
@@ -170,6 +201,8 @@ def _train(group: _Group, val: FusionTensors) -> tuple[list[list[dict[str, Any]]
             }
             record["train_samples_per_s"] = samples_per_second([record], record["train_samples"])
             histories[k].append(record)
+            if on_record:
+                on_record[k](record)  # the run's logger
             if recipe.select == "last" or metrics["loss"] < best[k][0]:
                 best[k] = (metrics["loss"], epoch, metrics, cpu_state(model))
     return histories, best
@@ -177,11 +210,12 @@ def _train(group: _Group, val: FusionTensors) -> tuple[list[list[dict[str, Any]]
 
 class _Group:
     """The stacked parameters of K models, their optimiser, schedule and per-run generators; with
-    ``cuda_graphs="whole-step"`` their step in fixed device tensors (``whole``), captured unless ``capture`` is
+    ``whole_step`` their step in fixed device tensors (``whole``), captured unless ``capture`` is
     False (None: captured on a CUDA device)."""
 
     def __init__(self, models: list[nn.Module], recipes: list[Recipe], train: FusionTensors,
-                 options: EngineOptions, device: torch.device, capture: bool | None = None) -> None:
+                 options: EngineOptions, device: torch.device, capture: bool | None = None,
+                 whole_step: bool = False) -> None:
         self.models, self.recipes, self.train, self.device = models, recipes, train, device
         self.recipe = recipes[0]
         self.steps = len(train) // self.recipe.batch_size
@@ -199,11 +233,14 @@ class _Group:
         criterion = loss_function(self.recipe.loss)
 
         def run_loss(params, buffers, rgb, lidar, target):
-            return criterion(functional_call(base, (params, buffers), (rgb, lidar)).float(), target)
+            def model(rgb, lidar):
+                return functional_call(base, (params, buffers), (rgb, lidar))
+
+            return forward_loss(model, criterion, rgb, lidar, target)  # autocast: run_losses, around the vmap
 
         self.losses = vmap(run_loss)
         self.whole: _WholeGroupStep | None = None
-        if options.cuda_graphs == "whole-step":
+        if whole_step:
             self.whole = _WholeGroupStep(self, device.type == "cuda" if capture is None else capture)
 
     def run_losses(self, rgb: torch.Tensor, lidar: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -227,10 +264,8 @@ class _Group:
                 parts = [self._run_batch(k, order[step * batch : (step + 1) * batch]) for k, order in enumerate(orders)]
                 losses = self.run_losses(*(torch.stack(tensors) for tensors in zip(*parts)))
                 self.optimizer.zero_grad(set_to_none=True)
-                losses.sum().backward()
-                self.optimizer.step()
-                self.scheduler.step()
-                loss_sums += losses.detach()
+                optimizer_step(losses.sum(), self.optimizer, self.scheduler)  # no parameter is shared: each run's
+                loss_sums += losses.detach()                                   # gradient is its own loss's
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return loss_sums / self.steps, time.perf_counter() - start
@@ -268,8 +303,7 @@ class _WholeGroupStep(GraphedSteps):
         rgb, lidar, target = self.group.train.batch(self._batch_index())  # (runs, batch, ...)
         self._take_lr()
         losses = self.group.run_losses(rgb, lidar, target)
-        losses.sum().backward()
-        self.optimizer.step()
+        optimizer_step(losses.sum(), self.optimizer)  # the rate is the device tensor _take_lr set
         self._end_step(losses)
 
     def _state(self) -> dict[str, torch.Tensor]:
