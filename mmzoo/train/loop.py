@@ -1,8 +1,10 @@
 """One epoch of the engine: the training steps, validation, and which epoch's weights a run keeps.
 
 :func:`mmzoo.train.engine.fit` sets a :class:`Session` up once; :func:`run_epoch` then trains and validates one
-epoch of it, and :func:`keep_best` applies the recipe's checkpoint selection. :func:`train_step` is the one
-function every optimiser step goes through (the place for anything that changes a batch before the forward).
+epoch of it, and :func:`keep_best` applies the recipe's checkpoint selection. :func:`train_step` is the engine's
+step (the place for anything that changes a batch before the forward); it is :func:`forward_loss` then
+:func:`optimizer_step`, the two functions every step loop of mmzoo runs (the engine's, the whole-step graphs', the
+seeds-at-once group's and the notebook-style reference loop's), so that they differ only in how they feed them.
 
 The data decide the steps: an epoch is ``len(train) // batch_size`` optimiser steps over a fresh seeded
 permutation, the one the notebooks' ``DataLoader`` draws for the same seed (:func:`epoch_order`; the last short
@@ -11,10 +13,11 @@ with :class:`~mmzoo.errors.NonFiniteLossError` before that epoch is recorded or 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -27,8 +30,8 @@ from mmzoo.train.metrics import evaluate
 from mmzoo.train.recipes import Recipe
 from mmzoo.train.resources import peak_memory, synchronize
 
-__all__ = ["Session", "RunState", "epoch_order", "train_step", "train_epoch", "validate", "run_epoch", "keep_best",
-           "samples_per_second", "rows", "cpu_state"]
+__all__ = ["Session", "RunState", "epoch_order", "forward_loss", "optimizer_step", "train_step", "train_epoch",
+           "validate", "run_epoch", "keep_best", "samples_per_second", "rows", "cpu_state"]
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Session:
     autocast_dtype: torch.dtype | None
     eval_batch_size: int
     precision: str = "float32"  # the arithmetic (``mmzoo.train.precision.resolve_precision``'s label)
-    whole_step: Any = None  # a ``mmzoo.train.whole_step.WholeStep`` when the steps and validation replay graphs
+    whole_step: Any = None  # a ``mmzoo.train.whole_step.WholeStep`` (``mmzoo.train.experimental``), or None
 
 
 @dataclass
@@ -113,23 +116,44 @@ def epoch_order(size: int, generator: torch.Generator) -> torch.Tensor:
     return order
 
 
+def forward_loss(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], criterion: nn.Module,
+                 rgb: torch.Tensor, lidar: torch.Tensor, target: torch.Tensor,
+                 autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The loss of ``model`` on one batch: the forward under autocast (None: as the caller runs it, float32 unless
+    an enclosing autocast says otherwise), the loss in float32."""
+    autocast = contextlib.nullcontext() if autocast_dtype is None else torch.autocast(
+        rgb.device.type, dtype=autocast_dtype, cache_enabled=False)
+    with autocast:
+        output = model(rgb, lidar)
+    return criterion(output.float(), target)
+
+
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                   scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> torch.Tensor:
+    """Backward of ``loss``, the optimiser's update and the schedule's step; returns the loss, detached.
+
+    The gradients must be cleared before (``optimizer.zero_grad(set_to_none=True)``): a captured CUDA graph clears
+    them outside the graph. ``scheduler`` is None where the learning rate comes from elsewhere (a graph reads it
+    from a device tensor).
+    """
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach()
+
+
 def train_step(session: Session, rgb: torch.Tensor, lidar: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """One optimiser step on this rank's share of a batch; returns the (weighted) loss, detached."""
     # The scheduler counts the run's steps (restored on resume), so a step's augmentation survives a resume.
     rgb, lidar = augment_batch(rgb, lidar, session.recipe, session.scheduler.last_epoch)
     rgb = rgb.contiguous(memory_format=session.memory_format)
     lidar = lidar.contiguous(memory_format=session.memory_format)
-    dtype = session.autocast_dtype
-    with torch.autocast(session.device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False):
-        output = session.step_model(rgb, lidar)
-    loss = session.criterion(output.float(), target)
+    loss = forward_loss(session.step_model, session.criterion, rgb, lidar, target, session.autocast_dtype)
     if session.share_weight != 1.0:
         loss = loss * session.share_weight
     session.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    session.optimizer.step()
-    session.scheduler.step()
-    return loss.detach()
+    return optimizer_step(loss, session.optimizer, session.scheduler)
 
 
 def train_epoch(session: Session) -> tuple[float, float]:
