@@ -25,9 +25,9 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from mmzoo.bench.report import write_reports
 from mmzoo.bench.tables import BenchTable, get_table
@@ -37,6 +37,7 @@ from mmzoo.train.engine import EngineOptions
 from mmzoo.train.many import check_fit_many_options
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import resolve_device
+from mmzoo.train.tracking import Tracking, tracking_from
 from mmzoo.utils.files import atomic_write_json
 
 __all__ = ["run_table", "table_jobs", "table_options", "load_rows", "rows_of",
@@ -279,6 +280,7 @@ def run_table(
     progress: bool = True,
     model_kwargs: dict[str, Any] | None = None,
     seeds_at_once: bool = False,
+    log: str | Sequence[str] | Tracking | None = None,
 ) -> dict[str, Path]:
     """Measure every row of ``table`` that is not measured yet and write the table's reports.
 
@@ -297,6 +299,10 @@ def run_table(
         seeds_at_once: train each model's pending seeds together in one worker with
             :func:`~mmzoo.train.many.fit_many` (new rows; see :func:`table_jobs`). An interrupted group starts
             again: ``fit_many`` keeps no checkpoints.
+        log: trackers to log every row to (``"tensorboard,mlflow,wandb"`` or a
+            :class:`~mmzoo.train.tracking.Tracking`): the table is one experiment (``bench-<table>``) with one run
+            per row, the stores under ``out_dir`` unless ``log`` says otherwise. An interrupted row continues its
+            tracker runs. Logging changes no row's identity.
 
     Returns the paths of the written reports (which hold only rows of this identity). Raises RuntimeError naming
     the rows that failed (after writing the reports of those that did not).
@@ -313,6 +319,9 @@ def run_table(
         check_seeds_at_once(Recipe.from_dict(jobs[0]["recipe"]), options)
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
     mine = _assign_run_dirs(_shard_of(jobs, rank, world), runs_root, table.name)
+    tracking = tracking_from(log, root=Path(out_dir).resolve(), experiment=f"bench-{table.name}")
+    for job in mine if tracking is not None else ():
+        job["log"] = {**asdict(tracking), "root": str(Path(tracking.root).resolve())}  # read by the worker
     pending = [(job, table_dir / "rows" / f"{job['name']}.json") for job in mine]
     pending = [(job, path) for job, path in pending if not _is_done(path, job)]
     (table_dir / "rows").mkdir(parents=True, exist_ok=True)

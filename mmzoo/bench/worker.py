@@ -8,6 +8,7 @@ another's numbers (timm's benchmark runs all models in one process; its users ha
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import sys
@@ -27,19 +28,32 @@ from mmzoo.train.precision import resolve_precision
 from mmzoo.train.recipes import Recipe
 from mmzoo.train.reference import reference_fit
 from mmzoo.train.resources import device_name, peak_memory, resolve_device
+from mmzoo.train.tracking import RunLogger, Tracking, run_config
 
 __all__ = ["run_job", "run_group"]
 
 
-def _train(job: dict[str, Any], recipe: Recipe, options: EngineOptions) -> tuple[torch.nn.Module, dict[str, Any]]:
+def _row_logger(job: dict[str, Any]) -> RunLogger | None:
+    """The row's run in the trackers the sweep logs to (``job["log"]``, set by ``run_table(log=...)``), or None."""
+    if not job.get("log"):
+        return None
+    row = {"table": job["table"], "row": job["name"], "loop": job["loop"], "key": job.get("key")}
+    return RunLogger(Tracking(**job["log"]), job["name"], job.get("run_dir"), config={"bench": row})
+
+
+def _train(job: dict[str, Any], recipe: Recipe, options: EngineOptions,
+           logger: RunLogger | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     kwargs = job.get("model_kwargs", {})
     if job["loop"] == "reference":
         train, val = recipe_frames(recipe, job.get("data_dir"))
         torch.set_num_threads(options.threads or torch.get_num_threads())
-        out = reference_fit(job["model"], recipe, train, val, device=resolve_device(options.device), **kwargs)
+        device = resolve_device(options.device)
+        out = reference_fit(job["model"], recipe, train, val, device=device, **kwargs)
+        if logger is not None:  # the notebook loop has no per-epoch hook: its epochs are sent when it ends
+            logger.start(run_config(out["model"], recipe, data=dict(train.metadata), device=device), out["history"])
         return out["model"], {"history": out["history"], "best_epoch": out["best_epoch"], "best": out["best"]}
     data = recipe_tensors(recipe, job.get("data_dir"))
-    result = fit(job["model"], recipe, data=data, run_dir=job.get("run_dir"), options=options, **kwargs)
+    result = fit(job["model"], recipe, data=data, run_dir=job.get("run_dir"), options=options, log=logger, **kwargs)
     return result.model, {"history": result.history, "best_epoch": result.best_epoch, "best": result.best}
 
 
@@ -99,8 +113,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     options = EngineOptions(**{"progress": False, **job.get("options", {})})
     device = resolve_device(options.device)
     arithmetic = _precision(job, options, device)[0] or torch.float32
-    (model, out), ceiling = _between_ceilings(lambda: _train(job, recipe, options), device, arithmetic)
-    return _row(job, recipe, options, model, out, ceiling)
+    logger = _row_logger(job)
+    with logger if logger is not None else contextlib.nullcontext():
+        (model, out), ceiling = _between_ceilings(lambda: _train(job, recipe, options, logger), device, arithmetic)
+        row = _row(job, recipe, options, model, out, ceiling)
+        if logger is not None:
+            logger.summary(row)  # the row's columns, to compare rows in the tracker
+    return row
 
 
 def run_group(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -118,14 +137,23 @@ def run_group(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     data = recipe_tensors(recipe, first.get("data_dir"))
     seeds = [Recipe.from_dict(job["recipe"]).seed for job in jobs]
 
-    def train() -> list[FitResult]:
-        return fit_many(first["model"], recipe, seeds, data=data, options=options, **first.get("model_kwargs", {}))
+    loggers = [_row_logger(job) for job in jobs]
+    log = loggers if all(loggers) else None
 
-    results, ceiling = _between_ceilings(train, device, _precision(first, options, device)[0] or torch.float32)
-    rows = []
-    for job, result in zip(jobs, results):
-        out = {"history": result.history, "best_epoch": result.best_epoch, "best": result.best}
-        rows.append({**_row(job, result.recipe, options, result.model, out, ceiling), "runs_at_once": len(jobs)})
+    def train() -> list[FitResult]:
+        return fit_many(first["model"], recipe, seeds, data=data, options=options, log=log,
+                        **first.get("model_kwargs", {}))
+
+    with contextlib.ExitStack() as stack:
+        for logger in log or ():
+            stack.enter_context(logger)
+        results, ceiling = _between_ceilings(train, device, _precision(first, options, device)[0] or torch.float32)
+        rows = []
+        for k, (job, result) in enumerate(zip(jobs, results)):
+            out = {"history": result.history, "best_epoch": result.best_epoch, "best": result.best}
+            rows.append({**_row(job, result.recipe, options, result.model, out, ceiling), "runs_at_once": len(jobs)})
+            if log:
+                log[k].summary(rows[-1])
     return rows
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mmzoo.bench.harness import run_table
 from mmzoo.bench.tables import TABLES, get_table
-from mmzoo.cli.options import add_shared_options, split_settings
+from mmzoo.cli.options import add_log_options, add_shared_options, split_settings, tracking_from_args
 from mmzoo.cli.train import add_engine_arguments, amp_from_args
 
 __all__ = ["register"]
@@ -42,6 +42,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         models=tuple(args.models) if args.models else None, seeds=tuple(args.seeds) if args.seeds else None,
         options=options, devices=tuple(args.devices or ()), data_dir=args.data_dir, progress=not args.quiet,
         seeds_at_once=args.seeds_at_once,
+        log=tracking_from_args(args, str(args.out), experiment=f"bench-{name}"),
     )
     print(Path(paths["md"]).read_text())
     print("written: " + ", ".join(str(path) for path in paths.values()))
@@ -65,4 +66,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="train each model's seeds together in one process (mmzoo.train.fit_many): pays where a "
                             "step waits on kernel launches (a GPU), not on a CPU; makes new rows")
     add_engine_arguments(bench)
+    add_log_options(bench, "OUT")  # the table is one experiment, each row a run
     bench.set_defaults(func=_cmd_bench)

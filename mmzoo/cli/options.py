@@ -19,8 +19,10 @@ from typing import Any, Iterable
 from mmzoo.models.base import make_input_spec
 from mmzoo.registry import model_entrypoint
 from mmzoo.train.recipes import Recipe
+from mmzoo.train.tracking import BACKENDS, Tracking
 
-__all__ = ["add_shared_options", "parse_value", "model_arguments", "split_settings"]
+__all__ = ["add_shared_options", "add_log_options", "tracking_from_args", "parse_value", "model_arguments",
+           "split_settings"]
 
 # Set by the recipe or by the engine for every model: not the user's to pass through --set.
 _RESERVED = {"num_outputs", "xyza_formula"}
@@ -36,6 +38,24 @@ def add_shared_options(parser: argparse.ArgumentParser, *, data_dir: bool = True
     if data_dir:
         parser.add_argument("--data-dir", help="train on a course/assessment folder instead of generated frames")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
+
+
+def add_log_options(parser: argparse.ArgumentParser, default_dir: str) -> None:
+    """Add ``--log TRACKERS`` and ``--log-dir DIR`` (experiment tracking, :mod:`mmzoo.train.tracking`)."""
+    parser.add_argument(
+        "--log", metavar="TRACKERS",
+        help=f"log to these trackers, comma-separated: {', '.join(BACKENDS)} (each: pip install 'mmzoo[NAME]'); "
+        "a per-epoch epochs.csv is written regardless",
+    )
+    parser.add_argument("--log-dir", help=f"folder of the trackers' local stores (default {default_dir})")
+
+
+def tracking_from_args(args: argparse.Namespace, default_dir: str | None = None, **fields: Any) -> Tracking | None:
+    """The :class:`~mmzoo.train.tracking.Tracking` that ``--log`` / ``--log-dir`` ask for (None without ``--log``)."""
+    if not args.log:
+        return None
+    root = args.log_dir or default_dir
+    return Tracking.parse(args.log, **fields, **({"root": root} if root else {}))
 
 
 def parse_value(text: str) -> Any:
