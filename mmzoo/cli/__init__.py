@@ -16,8 +16,10 @@ from pathlib import Path
 from mmzoo.cli import bench as _bench
 from mmzoo.cli import data as _data
 from mmzoo.cli import deploy as _deploy
+from mmzoo.cli import evaluate as _evaluate
 from mmzoo.cli import export as _export
 from mmzoo.cli import models as _models
+from mmzoo.cli import predict as _predict
 from mmzoo.cli import publish as _publish
 from mmzoo.cli import robustness as _robustness
 from mmzoo.cli import train as _train
@@ -25,7 +27,7 @@ from mmzoo.errors import MmzooError
 
 __all__ = ["main", "build_parser", "is_deliberate"]
 
-_GROUPS = (_models, _data, _train, _bench, _robustness, _export, _publish, _deploy)
+_GROUPS = (_models, _data, _train, _predict, _evaluate, _bench, _robustness, _export, _publish, _deploy)
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _DELIBERATE = (ValueError, TypeError, LookupError, RuntimeError)
 

@@ -4,6 +4,7 @@
     mmzoo train intermediate_cat --set epochs=5 --set lr=3e-4 --set lidar_scale=0.02   # recipe fields, model args
     mmzoo train late_fusion --data-dir /data/assessment        # the real frames, in the course's layout
     mmzoo recipes                                              # the recipes and their fields
+    mmzoo train late_fusion --pretrained --data-dir my_data --out my_model   # fine-tune (mmzoo.cli.finetune)
 
 Ctrl-C stops a run cleanly: it says which epoch's checkpoint the run folder keeps, and rerunning the same
 command resumes from it (exit code 130, as a shell reports an interrupted command).
@@ -14,9 +15,11 @@ import argparse
 import json
 import sys
 
-from mmzoo.cli.options import add_shared_options, split_settings
+from mmzoo.cli.finetune import add_finetune_arguments, run_finetune, wants_finetune
+from mmzoo.cli.options import add_log_options, add_shared_options, split_settings, tracking_from_args
 from mmzoo.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from mmzoo.train.engine import EngineOptions, fit
+from mmzoo.train.engine import EngineOptions
+from mmzoo.train.experimental import ExperimentalOptions, fit
 from mmzoo.train.recipes import RECIPES, Recipe, get_recipe
 
 __all__ = ["register", "add_recipe_arguments", "add_engine_arguments", "amp_from_args", "recipe_from_args",
@@ -46,9 +49,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "without --compile; --no-cuda-graphs turns them off)",
     )
     parser.add_argument(
-        "--whole-step-graphs", dest="cuda_graphs", action="store_const", const="whole-step",
-        help="replay the whole training step (forward, backward, Adam, learning rate) and validation as CUDA "
-        "graphs (one CUDA device, no batch augmentation)",
+        "--whole-step-graphs", action="store_true",
+        help="experimental (mmzoo.train.experimental): replay the whole training step (forward, backward, Adam, "
+        "learning rate) and validation as CUDA graphs (one CUDA device, no batch augmentation)",
     )
     parser.add_argument("--no-channels-last", dest="channels_last", action="store_false", help="keep NCHW")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
@@ -96,10 +99,14 @@ def _interrupted(run_dir: str | None) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if wants_finetune(args):  # --pretrained, or a --data-dir of your own (docs/finetune.md)
+        overrides, model_kwargs = split_settings(args.settings, [])
+        return run_finetune(args, overrides, model_kwargs, options_from_args(args))
     recipe, model_kwargs = recipe_from_args(args, [args.model])
     try:
         result = fit(args.model, recipe, data_dir=args.data_dir, run_dir=args.run_dir,
-                     options=options_from_args(args), **model_kwargs)
+                     options=options_from_args(args), log=tracking_from_args(args), **model_kwargs,
+                     experimental=ExperimentalOptions(whole_step_graphs=args.whole_step_graphs))
     except KeyboardInterrupt:
         return _interrupted(args.run_dir)
     summary = {
@@ -134,6 +141,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_engine_arguments(train)
     train.add_argument("--run-dir", help="checkpoint every epoch here; rerunning resumes after the last finished one")
     train.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_log_options(train, "mmzoo-logs")
+    add_finetune_arguments(train)
     train.set_defaults(func=_cmd_train)
     recipes = subparsers.add_parser("recipes", help="list the training recipes and their fields")
     recipes.set_defaults(func=_cmd_recipes)

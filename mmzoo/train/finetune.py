@@ -154,6 +154,8 @@ def finetune(
         azimuth=tuple(map(float, train.azimuth)), zenith=tuple(map(float, train.zenith)),
         dataset=str(train.metadata.get("source", "own data")))
     result.model.data_config = trained
-    start = name if load else f"{split_model_name_tag(name)[0]} (random init)"
+    weight = getattr(net, "pretrained_cfg", None)
+    start = (weight.name if weight is not None and weight.tag else name) if load else \
+        f"{split_model_name_tag(name)[0]} (random init)"
     return FinetuneResult(result, start, trained, list(train.metadata.get("ids", [])),
                           list(val.metadata.get("ids", [])))
