@@ -196,7 +196,7 @@ COMMANDS: dict[str, Run | Elsewhere] = {
         Elsewhere("tests/studies/test_study_scripts.py::test_many_runs_times_both_ways_on_the_same_runs"),
     "python benchmarks/baselines.py": Elsewhere("tests/bench/test_scripts.py::test_the_input_blind_baseline_is_the_mean_prediction"),
     # docs/pretrained.md
-    "mmzoo export intermediate_cat --recipe assignment --tag shapes_v1 --out weights --model-arg lidar_scale=0.02 "
+    "mmzoo export intermediate_cat --recipe assignment --tag shapes_v1 --out weights --set lidar_scale=0.02 "
     "--run-dir runs/assignment-scaled/intermediate_cat/seed51": _EXPORT,
     "mmzoo export late_fusion --set train_frames=64 --set val_frames=32 --set epochs=1 --out /tmp/weights": _EXPORT,
     "mmzoo publish weights/intermediate_cat.shapes_v1 --repo-id mmzoo/intermediate_cat.shapes_v1 --dry-run":

@@ -9,6 +9,7 @@ the loss by 1e-4.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -20,7 +21,7 @@ from safetensors import safe_open
 import mmzoo
 from mmzoo.cli.export import WEIGHT_COLUMNS, weight_rows
 from mmzoo.cli.models import format_table
-from mmzoo.pretrained.folder import CONFIG_NAME, WEIGHTS_NAME
+from mmzoo.pretrained.folder import CONFIG_NAME, WEIGHTS_NAME, folder_weight_info
 from mmzoo.utils.files import file_sha256
 from mmzoo.pretrained.index import INDEX_PATH, read_index
 
@@ -82,8 +83,7 @@ def test_recorded_metadata_is_true(name):
     assert config["architecture"] == weight.architecture and config["kwargs"] == weight.model_kwargs
     assert config["files"][WEIGHTS_NAME] == {"sha256": weight.sha256, "num_bytes": weight.num_bytes}
     assert config["num_params"] == weight.num_params
-    described = {k: v for k, v in weight.to_dict().items() if k not in ("sha256", "num_bytes", "revision")}
-    assert config["pretrained_cfg"] == json.loads(json.dumps(described))
+    assert folder_weight_info(config) == dataclasses.replace(weight, revision=None)  # the folder tells the same
     with safe_open(str(path), framework="pt") as handle:
         assert handle.metadata()["architecture"] == weight.architecture
     results = card_metadata(name)["model-index"][0]["results"][0]

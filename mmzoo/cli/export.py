@@ -11,26 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 from mmzoo.cli.models import format_table
-from mmzoo.cli.options import add_shared_options, parse_value, split_settings
+from mmzoo.cli.options import add_shared_options, split_settings
 from mmzoo.pretrained.availability import weight_availability
 from mmzoo.registry import get_weights, list_pretrained
 
-__all__ = ["register", "parse_model_args", "weight_rows", "WEIGHT_COLUMNS"]
-
-
-def parse_model_args(items: list[str]) -> dict:
-    """``["lidar_scale=0.02", "fusion_op=add"]`` -> ``{"lidar_scale": 0.02, "fusion_op": "add"}`` (values are
-    read as JSON when they parse, else kept as strings; see :func:`mmzoo.cli.options.parse_value`)."""
-    kwargs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--model-arg {item!r} must look like key=value (e.g. lidar_scale=0.02)")
-        kwargs[key.strip()] = parse_value(value)
-    return kwargs
+__all__ = ["register", "weight_rows", "WEIGHT_COLUMNS"]
 
 
 WEIGHT_COLUMNS = ("name", "params", "dataset", "val acc", "val loss", "size MB", "sha256", "hub", "available")
@@ -63,7 +52,28 @@ def update_readme(path: str, table: str) -> None:
     readme.write_text(text[:start] + block + text[end:])
 
 
+def _cmd_weight_files(args: argparse.Namespace) -> int:
+    """``--write-files`` / ``--check-files``: the weight folders' config.json and cards against the index."""
+    from mmzoo.pretrained.locate import checkout_weights_dir
+    from mmzoo.release.weight_files import stale_files, write_weight_files
+
+    folder = Path(args.weights_dir) if args.weights_dir else checkout_weights_dir()
+    if folder is None:
+        raise ValueError("no weights/ folder of a source checkout here; name one with --weights-dir")
+    if args.check_files:
+        stale = stale_files(folder)
+        for path in stale:
+            print(f"stale: {path} (rewrite it with `mmzoo weights --write-files`)")
+        print(f"{len(stale)} stale file(s) under {folder}")
+        return 1 if stale else 0
+    written = write_weight_files(folder)
+    print(f"wrote {len(written)} file(s) under {folder}" + "".join(f"\n  {p}" for p in written))
+    return 0
+
+
 def _cmd_weights(args: argparse.Namespace) -> int:
+    if args.write_files or args.check_files:
+        return _cmd_weight_files(args)
     names = list_pretrained(args.filter or "")
     if args.update_readme:
         update_readme(args.update_readme, format_table(WEIGHT_COLUMNS, weight_rows(names)))
@@ -86,7 +96,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.run_dir and len(args.models) > 1 and "{model}" not in args.run_dir:
         raise ValueError("several models need a --run-dir with a {model} placeholder, e.g. 'runs/{model}/seed51'")
     index = False if args.no_index else (args.index or True)
-    # --model-arg is the older spelling of a model argument given with --set; both are checked the same way.
+    if args.model_args:  # the older spelling of a model argument given with --set; both are checked the same way
+        warnings.warn("--model-arg is deprecated and will be removed: give model arguments with --set KEY=VALUE "
+                      "(e.g. --set lidar_scale=0.02)", FutureWarning, stacklevel=2)
     overrides, model_kwargs = split_settings([*args.settings, *args.model_args], args.models)
     rows = []
     for name in args.models:
@@ -120,7 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default="assignment", help="training recipe (default assignment)")
     add_shared_options(p, data_dir=False)  # export trains on the recipe's own frames
     p.add_argument("--model-arg", dest="model_args", action="append", default=[], metavar="KEY=VALUE",
-                   help="a model argument, as --set gives it (kept for older scripts)")
+                   help="deprecated: the older spelling of --set KEY=VALUE for a model argument")
     p.add_argument("--tag", default="shapes_v1", help="pretrained tag: the folder is <arch>.<tag> (default shapes_v1)")
     p.add_argument("--out", default="weights", help="folder receiving <arch>.<tag>/ (default weights)")
     p.add_argument("--run-dir", help="training run folder; a finished run is reused, an unfinished one resumed "
@@ -136,4 +148,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("filter", nargs="*", help="fnmatch wildcards, e.g. 'intermediate_*'")
     p.add_argument("--json", action="store_true", help="print every weight's full metadata as JSON")
     p.add_argument("--update-readme", metavar="README", help="rewrite the table between the weights:table markers")
+    files = p.add_mutually_exclusive_group()
+    files.add_argument("--write-files", action="store_true",
+                       help="rewrite every weight folder's config.json and README.md from the pretrained index")
+    files.add_argument("--check-files", action="store_true",
+                       help="list the weight folders' files that differ from what the index says (exit 1 if any)")
+    p.add_argument("--weights-dir", help="the weight folders for --write-files / --check-files (default: this "
+                                         "checkout's weights/)")
     p.set_defaults(func=_cmd_weights)

@@ -66,10 +66,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _availability(name: str) -> str:
-    """``arch.tag (shipped)``: where the weight would load from now."""
+    """``arch.tag (shipped; built with lidar_scale=0.02, ...)``: where the weight would load from now, and the
+    constructor arguments ``create(name, pretrained=True)`` builds with."""
     from mmzoo.pretrained.availability import weight_availability
 
-    return f"{name} ({weight_availability(get_weights(name)).describe()})"
+    weight = get_weights(name)
+    kwargs = ", ".join(f"{key}={value!r}" for key, value in sorted(weight.model_kwargs.items()))
+    return f"{name} ({weight_availability(weight).describe()}; built with {kwargs or 'the defaults'})"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

@@ -4,6 +4,12 @@ Inputs: RGBA in [0, 1] and LiDAR xyza with the cos(zenith) factor on x ("assignm
 one logit (cube 0, sphere 1). Here "intermediate" fuses after two conv blocks per modality and is followed by
 one shared conv block. The ``*_strided`` variants are the notebook's ablation: every max-pool replaced by
 stride 2 in the convolution before it (same parameter counts, different accuracy).
+
+The constructors default to the notebook's raw inputs (``lidar_scale=1.0``), but every architecture here has
+published ``shapes_v1`` weights trained with ``lidar_scale=0.02`` (x, y, z times 1/50 inside the model: on mmzoo's
+synthetic frames the notebook's recipe needs it). ``mmzoo.create("intermediate_cat.shapes_v1", pretrained=True)``
+builds with it; ``mmzoo.model_info(name).pretrained_kwargs`` lists each weight's constructor arguments, read from
+the weights' records in ``mmzoo/pretrained/index.json``.
 """
 from __future__ import annotations
 

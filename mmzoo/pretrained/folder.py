@@ -29,6 +29,7 @@ from mmzoo.registry import get_weights, is_model, model_entrypoint
 
 __all__ = [
     "CONFIG_NAME",
+    "CONFIG_TOP_LEVEL",
     "WEIGHTS_NAME",
     "save_pretrained",
     "load_pretrained",
@@ -39,6 +40,10 @@ __all__ = [
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+#: The published-weight fields a config.json holds at its top level (WeightInfo field -> config.json key): what
+#: rebuilds the model. ``pretrained_cfg`` holds the weight's other fields, so that nothing is recorded twice.
+CONFIG_TOP_LEVEL = {"architecture": "architecture", "model_kwargs": "kwargs", "input_spec": "input_spec",
+                    "num_params": "num_params"}
 
 
 def save_pretrained(model: nn.Module, folder: str | Path, pretrained_cfg: dict[str, Any] | None = None) -> Path:
@@ -188,7 +193,9 @@ def folder_weight_info(config: dict[str, Any]) -> WeightInfo | None:
     if not isinstance(described, dict):
         return None
     record = config.get("files", {}).get(described.get("filename", WEIGHTS_NAME), {})
-    return WeightInfo.from_dict({**described, "revision": None, "sha256": record.get("sha256", ""),
+    # Folders written before the top-level fields left pretrained_cfg hold them in both places: the same values.
+    rebuild = {field: config[key] for field, key in CONFIG_TOP_LEVEL.items() if key in config}
+    return WeightInfo.from_dict({**rebuild, **described, "revision": None, "sha256": record.get("sha256", ""),
                                  "num_bytes": record.get("num_bytes", 0)})
 
 

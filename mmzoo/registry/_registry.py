@@ -232,17 +232,21 @@ def model_entrypoint(name: str) -> Callable[..., nn.Module]:
 
 def model_info(name: str) -> ArchInfo:
     """The metadata of architecture ``name``: source notebook, task, fusion point and operator, parameter
-    count, default head and input spec.
+    count, default head and input spec, and the constructor arguments of each of its published weights.
 
     >>> model_info("course_intermediate_matmul").fusion_op
     'matmul'
+    >>> model_info("intermediate_cat").pretrained_kwargs["shapes_v1"]["lidar_scale"]
+    0.02
     """
     arch = split_model_name_tag(name)[0]
     model_entrypoint(arch)  # raises with close matches when unknown
     info = _infos[arch]
     if info is None:
         raise UnknownModelError(f"model {arch!r} was registered without metadata (register_model(info=...))")
-    return info
+    # The weights are registered after the architecture (from the package's index), so they are read here.
+    kwargs = {tag: dict(weight.model_kwargs) for tag, weight in _weights[arch].items()}
+    return dataclasses.replace(info, pretrained_kwargs=kwargs)
 
 
 def get_weights(name: str) -> WeightInfo | None:

@@ -84,7 +84,9 @@ class ArchInfo:
     """An architecture's metadata, as declared beside its registered constructor.
 
     ``num_params`` and ``num_outputs`` describe the model built with default arguments; a test builds every
-    registered model and checks them.
+    registered model and checks them. ``pretrained_kwargs`` is filled in by :func:`mmzoo.model_info` from the
+    published weights: per tag, the constructor arguments its weights were trained with, which
+    ``mmzoo.create("arch.tag", pretrained=True)`` builds with (``{"shapes_v1": {"lidar_scale": 0.02, ...}}``).
     """
 
     source: str
@@ -101,6 +103,7 @@ class ArchInfo:
     name: str = ""  # filled in by ``register_model``
     family: str = ""  # the group a model belongs to ("assignment", "course", "catalogue", "timm"); "" = source
     fusion_points: tuple[int, ...] = ()  # stages (conv blocks / backbone stages) after which the modalities meet
+    pretrained_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         # The notebook families are their sources; frozen, hence object.__setattr__.

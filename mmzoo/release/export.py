@@ -19,12 +19,11 @@ from typing import Any, Iterable
 
 import torch
 
-from mmzoo.release.cards import render_card
 from mmzoo.release.golden import record_golden
 from mmzoo.pretrained.locate import checkout_weights_dir
 from mmzoo.registry.metadata import WeightInfo
-from mmzoo.release.publish import CARD_NAME
-from mmzoo.registry import model_info, split_model_name_tag
+from mmzoo.release.weight_files import config_for, folder_texts
+from mmzoo.registry import split_model_name_tag
 from mmzoo.pretrained.folder import WEIGHTS_NAME, save_pretrained
 from mmzoo.utils.files import atomic_write_text, file_sha256, folder_lock, replace_folder
 from mmzoo.train import EngineOptions, device_name, evaluate, fit, get_recipe, is_main_process, recipe_tensors
@@ -124,7 +123,7 @@ def export_weights(
     model = result.model.to("cpu", memory_format=torch.contiguous_format).eval()
     weight = _weight_record(model, val, recipe_obj, tag, org, license,
                             _training_record(result, recipe, recipe_obj, arch, tag, model_kwargs))
-    final, weight = _write_weight_folder(model, weight, model_info(arch), out, index_path)
+    final, weight = _write_weight_folder(model, weight, out, index_path)
     return ExportResult(final, weight, index_path, reused)
 
 
@@ -170,13 +169,13 @@ def _training_record(result, recipe: str, recipe_obj, arch: str, tag: str, model
         "train_time_s": round(result.train_time_s, 1),
         "command": " ".join(
             ["mmzoo export", arch, "--recipe", recipe_obj.name, *(f"--set {c}" for c in changed),
-             *(f"--model-arg {k}={json.dumps(v)}" for k, v in sorted((model_kwargs or {}).items())),
+             *(f"--set {k}={json.dumps(v)}" for k, v in sorted((model_kwargs or {}).items())),
              "--tag", tag, "--out weights"]),
         "val_metrics_during_training": {k: round(v, METRIC_DIGITS) for k, v in result.best.items()},
     }
 
 
-def _write_weight_folder(model: torch.nn.Module, weight: WeightInfo, info, out: Path,
+def _write_weight_folder(model: torch.nn.Module, weight: WeightInfo, out: Path,
                          index_path: Path | None) -> tuple[Path, WeightInfo]:
     """Write ``<out>/<arch>.<tag>/`` (weights, config, card) in a staging folder and swap it in whole, then
     record the weight in the index; one exporter at a time per ``out`` (a second is refused, never mixed)."""
@@ -184,10 +183,9 @@ def _write_weight_folder(model: torch.nn.Module, weight: WeightInfo, info, out: 
     with folder_lock(out, "the weights folder", wait_s=600), \
             tempfile.TemporaryDirectory(dir=out, prefix=f".{name}.") as tmp:
         staging = Path(tmp) / name
-        # config.json carries the weight's metadata except what depends on the file or the commit.
-        described = {k: v for k, v in weight.to_dict().items() if k not in ("sha256", "num_bytes", "revision")}
-        save_pretrained(model, staging, pretrained_cfg=described)
-        record_golden(staging)  # its output on fixed frames, so that later loads can be checked against it
+        # The weight's metadata says which frames its golden record runs on (config.json is rewritten below).
+        save_pretrained(model, staging, pretrained_cfg=config_for(weight)["pretrained_cfg"])
+        golden = record_golden(staging)  # its output on fixed frames, so that later loads can be checked against it
         path = staging / WEIGHTS_NAME
         weight = dataclasses.replace(weight, sha256=file_sha256(path), num_bytes=path.stat().st_size)
         if index_path is not None:
@@ -195,7 +193,9 @@ def _write_weight_folder(model: torch.nn.Module, weight: WeightInfo, info, out: 
             if previous and previous.get("sha256") == weight.sha256 and previous.get("revision"):
                 # The same bytes are already published: keep the pinned repo and revision.
                 weight = dataclasses.replace(weight, repo_id=previous["repo_id"], revision=previous["revision"])
-        atomic_write_text(staging / CARD_NAME, render_card(weight, info))
+        # config.json and the card are written from the weight's record, as `mmzoo weights --write-files` does.
+        for filename, text in folder_texts(weight, golden).items():
+            atomic_write_text(staging / filename, text)
         for item in staging.iterdir():
             item.chmod(0o644)  # temporary files are private; published artifacts are not
         final = replace_folder(staging, out / name)
