@@ -6,6 +6,12 @@ mmzoo's is :func:`finetune`, which also reads the data with the preprocessing th
 cross-entropy for three or more, MSE for regression targets) and trains through :func:`mmzoo.train.fit`, so
 run folders, resuming and every engine option work as for any run.
 
+A new head on pretrained weights starts with its last layer at zero, so the first outputs are all 0 (each class
+equally likely, a loss of ln K) and training moves away from neutral. With the default random initialisation
+the pretrained features, which already separate the shapes sharply, are mapped to classes at random with large
+outputs, and a whole cluster of samples can start confidently wrong (seen on the benchmark's three-class task,
+``benchmarks/finetune.py``). A random start keeps the architecture's own initialisation.
+
 >>> import numpy as np
 >>> from mmzoo.data import frames_from_arrays
 >>> rng = np.random.default_rng(0)
@@ -34,6 +40,7 @@ from mmzoo.pretrained.factory import create
 from mmzoo.pretrained.transforms import FusionTransforms, target_kind, transforms_for
 from mmzoo.registry import split_model_name_tag
 from mmzoo.train.engine import EngineOptions, FitResult, fit
+from mmzoo.train.optim import head_layer
 from mmzoo.train.recipes import Recipe
 
 __all__ = ["FinetuneResult", "num_outputs_for", "finetune_recipe", "finetune"]
@@ -105,7 +112,12 @@ def _frames(data: Data, transforms: FusionTransforms, val_fraction: float) -> tu
 def _build(name: str, load: bool, outputs: int, keep_head: bool, seed: int) -> nn.Module:
     torch.manual_seed(seed)  # the new head's initial weights (and a random start's) follow the recipe's seed
     if not keep_head:
-        return create(name, pretrained=load, num_outputs=outputs)
+        model = create(name, pretrained=load, num_outputs=outputs)
+        if load:  # a new head on pretrained features starts at zero: see the module docstring
+            head = model.get_submodule(head_layer(model))
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        return model
     model = create(name, pretrained=load)
     if model.num_outputs != outputs:
         raise HeadMismatchError(
