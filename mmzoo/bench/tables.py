@@ -12,7 +12,10 @@ import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["BenchTable", "TABLES", "get_table", "ASSIGNMENT_MODELS", "COURSE_MODELS", "CATALOGUE_MODELS", "ZOO_MODELS",
+from mmzoo.registry import list_models
+
+__all__ = ["BenchTable", "TABLES", "get_table", "registered_models", "ASSIGNMENT_MODELS", "COURSE_MODELS",
+           "CATALOGUE_MODELS", "ZOO_MODELS",
            "ZOO_SHAPES_RECIPE", "ZOO_CUBES_RECIPE", "UNIMODAL_BASELINES"]
 
 ASSIGNMENT_MODELS = (
@@ -23,15 +26,27 @@ COURSE_MODELS = (
     "course_early_fusion", "course_late_fusion", "course_intermediate_cat", "course_intermediate_matmul",
     "course_rgb_only", "course_lidar_only",
 )
-#: mmzoo's own architectures (``family="mmzoo"``): the fusion operators of ``docs/catalogue.md``.
+#: mmzoo's own architectures (``family="mmzoo"``): the fusion operators of ``docs/catalogue.md``, in the zoo
+#: tables' row order. An architecture missing here still enters the zoo tables (:func:`registered_models`).
 CATALOGUE_MODELS = (
     "intermediate_film", "intermediate_gated", "intermediate_lmf", "intermediate_mlb", "intermediate_tokens",
     "bevfusion_conv", "mmtm", "transfuser_tiny", "multistage_film",
     "late_film", "late_gated", "late_lmf", "late_mlb",
     "timm_resnet18_late", "timm_resnet18_film",
 )
-#: Every registered architecture (a test keeps this equal to ``mmzoo.list_models()``).
-ZOO_MODELS = ASSIGNMENT_MODELS + COURSE_MODELS + CATALOGUE_MODELS
+def registered_models() -> tuple[str, ...]:
+    """Every registered architecture, in the zoo tables' row order: the notebooks' and the catalogue's as listed
+    above, then any other (a new architecture, a plugin's) by name, so that adding one needs no entry here.
+
+    >>> registered_models()[:2]
+    ('late_fusion', 'intermediate_cat')
+    """
+    known, registered = ASSIGNMENT_MODELS + COURSE_MODELS + CATALOGUE_MODELS, list_models()
+    return tuple(m for m in known if m in registered) + tuple(m for m in registered if m not in known)
+
+
+#: Every architecture registered when this module was imported; :func:`get_table` reads the registry again.
+ZOO_MODELS = registered_models()
 SCALED = {"lidar_scale": 0.02}
 #: The 100-step shortening the first zoo tables used (kept by the robustness table until it is rerun).
 ZOO_SHORTENING = ("train_frames=640", "val_frames=320", "epochs=5")
@@ -64,6 +79,8 @@ class BenchTable:
             (bf16 autocast, an explicit opt-in that the rows' identity records).
         baselines: single-modality models of ``models``; the report then says of every other row whether it
             beats the best of them beyond the seeds' spread (:mod:`mmzoo.bench.verdict`).
+        every_registered: ``models`` is every registered architecture (:func:`registered_models`), read from
+            the registry again by :func:`get_table` (the zoo tables).
     """
 
     name: str
@@ -78,6 +95,7 @@ class BenchTable:
     inference: bool = True
     amp: str | None = None
     baselines: tuple[str, ...] = ()
+    every_registered: bool = False
 
     @property
     def variant(self) -> str:
@@ -161,6 +179,7 @@ ZOO_SHAPES = BenchTable(
     ),
     recipe="assignment",
     models=ZOO_MODELS,
+    every_registered=True,
     seeds=(51, 52, 53),
     overrides=ZOO_SHAPES_RECIPE,
     model_kwargs=SCALED,
@@ -185,9 +204,11 @@ TABLES: dict[str, BenchTable] = {
 
 
 def get_table(name: str) -> BenchTable:
-    """The table called ``name``; an unknown name lists the close matches."""
+    """The table called ``name`` (a zoo table with every architecture registered now); an unknown name lists the
+    close matches."""
     if name not in TABLES:
         close = difflib.get_close_matches(name, TABLES, n=3)
         hint = f"did you mean {', '.join(close)}?" if close else f"tables: {', '.join(sorted(TABLES))}"
         raise ValueError(f"unknown benchmark table {name!r}; {hint}")
-    return TABLES[name]
+    table = TABLES[name]
+    return replace(table, models=registered_models()) if table.every_registered else table
