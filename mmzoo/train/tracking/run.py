@@ -209,7 +209,7 @@ class RunLogger:
             return {}
 
     def _write_local(self) -> None:
-        if self._local_failed:
+        if self._local_failed or not self.enabled:
             return
         try:
             self.local_dir.mkdir(parents=True, exist_ok=True)

@@ -47,10 +47,12 @@ class WandbBackend(Backend):
         self.run.summary.update(values)
 
     def log_samples(self, samples: list) -> None:
+        images = [self.wandb.Image(s.image, caption=f"frame {s.index}: {s.target} -> {s.prediction}") for s in samples]
         table = self.wandb.Table(columns=["frame", "camera | lidar", "target", "prediction", "error"])
-        for s in samples:
-            table.add_data(s.index, self.wandb.Image(s.image), s.target, s.prediction, s.error)
-        self.run.log({"predictions": table})
+        for s, image in zip(samples, images):
+            table.add_data(s.index, image, s.target, s.prediction, s.error)
+        # The images on their own too: the run folder keeps them as PNGs (a table's cells travel in an artifact).
+        self.run.log({"predictions": table, "prediction_images": images})
 
     def log_folder(self, folder: Path, name: str) -> None:
         artifact = self.wandb.Artifact(re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.run_name}-{name}"), type="model")
