@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from mmzoo.cli.options import tracking_from_args
 from mmzoo.data.own import LABELS_FILES
 from mmzoo.release.finetuned import save_finetuned
 from mmzoo.train.finetune import finetune
@@ -65,7 +66,8 @@ def run_finetune(args: argparse.Namespace, overrides: list[str], model_kwargs: d
         raise FileExistsError(f"{out} is not empty; give a new folder or --overwrite")
     result = finetune(args.model, args.data_dir, pretrained=args.pretrained if args.pretrained is not None else False,
                       keep_head=args.keep_head, freeze=args.freeze or "", backbone_lr_scale=args.backbone_lr_scale,
-                      run_dir=args.run_dir, options=options, **_recipe_changes(overrides))
+                      run_dir=args.run_dir, options=options, log=tracking_from_args(args),
+                      **_recipe_changes(overrides))
     folder = save_finetuned(result, out, overwrite=args.overwrite)
     summary = {"model": args.model, "start": result.start, "out": str(folder), "best_epoch": result.fit.best_epoch,
                **{f"val_{key}": round(value, 6) for key, value in result.best.items()},

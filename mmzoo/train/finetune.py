@@ -130,7 +130,7 @@ def finetune(
     model: str, data: Data, *, pretrained: bool | str = True, keep_head: bool = False, freeze: str = "",
     backbone_lr_scale: float = 1.0, val_fraction: float = 0.2, run_dir: str | Path | None = None,
     options: EngineOptions = EngineOptions(), on_epoch: Callable[[dict[str, Any]], None] | None = None,
-    **recipe_changes: Any,
+    log: Any = None, **recipe_changes: Any,
 ) -> FinetuneResult:
     """Fine-tune ``model`` on ``data`` and return the kept epoch's model with its data config.
 
@@ -145,7 +145,8 @@ def finetune(
             default a new head is sized from the labels.
         freeze: ``"encoders"`` or ``"backbone"`` (see :class:`~mmzoo.train.recipes.Recipe`); "" trains everything.
         backbone_lr_scale: learning rate of everything but the head's last layer, as a fraction of ``lr``.
-        run_dir, options, on_epoch: as for :func:`mmzoo.train.fit`.
+        run_dir, options, on_epoch, log: as for :func:`mmzoo.train.fit` (``log``: trackers, see
+            :mod:`mmzoo.train.tracking`).
         **recipe_changes: recipe fields (``epochs``, ``lr``, ``batch_size``, ``seed``...; see :func:`finetune_recipe`).
     """
     name, load = _start(model, pretrained)
@@ -159,7 +160,7 @@ def finetune(
     net = _build(name, load, num_outputs_for(train), keep_head, recipe.seed)
     kind = target_kind(train)
     tensors = (transforms.tensors(train, kind), transforms.tensors(val, kind))
-    result = fit(net, recipe, data=tensors, run_dir=run_dir, options=options, on_epoch=on_epoch)
+    result = fit(net, recipe, data=tensors, run_dir=run_dir, options=options, on_epoch=on_epoch, log=log)
     trained = dataclasses.replace(
         config, class_names=tuple(train.class_names), target_names=tuple(train.metadata.get("target_names", ())),
         alpha_opaque=config.alpha_opaque and bool(train.metadata.get("alpha_opaque", True)),

@@ -287,3 +287,24 @@ def test_mmzoo_bench_quick_log_tensorboard(tmp_path):
         events.Reload()
         assert [e.step for e in events.Scalars("val_loss")] == [1]
         assert "final/train_samples_per_s" in events.Tags()["scalars"]  # the row's columns, compared in HParams
+
+
+def test_fine_tuning_logs_through_the_same_interface(tmp_path):
+    pytest.importorskip("tensorboard")
+    import numpy as np
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mmzoo.data import frames_from_arrays
+    from mmzoo.train.finetune import finetune
+
+    rng = np.random.default_rng(0)
+    frames = frames_from_arrays(rng.integers(0, 255, (24, 64, 64, 3), dtype=np.uint8),
+                                rng.uniform(5, 60, (24, 64, 64)).astype(np.float32), labels=["a", "b", "c"] * 8)
+    result = finetune(MODEL, frames, pretrained=False, epochs=2, batch_size=8, options=OPTIONS,
+                      run_dir=tmp_path / "mine", log=Tracking(("tensorboard",), root=tmp_path, samples=2))
+    events = EventAccumulator(str(tmp_path / "tensorboard" / "mmzoo" / "mine"))
+    events.Reload()
+    assert [e.value for e in events.Scalars("val_accuracy")] == pytest.approx(
+        [r["val_accuracy"] for r in result.fit.history])
+    assert len(events.Tags()["images"]) == 2
+    assert "(p=" in events.Tensors("predictions/text_summary")[0].tensor_proto.string_val[0].decode()

@@ -53,11 +53,20 @@ def sample_image(rgb: torch.Tensor, lidar: torch.Tensor) -> np.ndarray:
 
 
 def _describe(output: torch.Tensor, target: torch.Tensor, task: str, names: tuple) -> tuple[str, str, float]:
-    if task == "classification":
+    """Target, prediction (as text) and error of one frame, as the task's metrics read the outputs."""
+    name = lambda i: names[i] if 0 <= i < len(names) else f"class {i}"  # noqa: E731
+    if task == "classification" and len(target) > 1:  # one-hot classes (softmax cross-entropy)
+        probabilities = torch.softmax(output, dim=0)
+        label, predicted = int(target.argmax()), int(probabilities.argmax())
+        return name(label), f"{name(predicted)} (p={float(probabilities[predicted]):.2f})", float(label != predicted)
+    if task == "classification":  # one logit (binary cross-entropy)
         probability = float(torch.sigmoid(output[0]))
         label, predicted = int(target[0]), int(probability > 0.5)
-        name = lambda i: names[i] if 0 <= i < len(names) else f"class {i}"  # noqa: E731
         return name(label), f"{name(predicted)} (p={probability:.2f})", float(label != predicted)
+    if task != "regression" or len(target) % 3:  # values of your own: their mean absolute error
+        values = lambda t: ", ".join(f"{v:.3g}" for v in t.tolist())  # noqa: E731
+        error = float((output - target).abs().mean())
+        return values(target), f"{values(output)}  error {error:.3g}", error
     points = lambda t: "; ".join("(" + ", ".join(f"{v:.2f}" for v in xyz) + ")" for xyz in t.reshape(-1, 3).tolist())  # noqa: E731
     error = float((output - target).reshape(-1, 3).norm(dim=1).mean())
     return points(target), f"{points(output)}  error {error:.3f}", error
