@@ -36,6 +36,8 @@ step() {
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 python3 -c "import torch; print(torch.__version__, torch.cuda.get_device_name())" | tee -a "$out/gpu.txt"
+# GPU_CHECKS_ZOO=1 (with GPU_CHECKS_BUDGET_S=480): this call is the zoo campaign alone, both zoo tables and weights.
+[[ -n ${GPU_CHECKS_ZOO:-} ]] && { step zoo-campaign 480 python3 benchmarks/zoo_campaign.py --out "$out" --budget-s $((deadline - SECONDS - 15)); exit; }
 
 step gpu-tests 100 python3 -m pytest -q -rs -p no:cacheprovider \
     tests/train/test_whole_step.py tests/train/test_acceleration.py tests/train/test_resources.py

@@ -205,6 +205,19 @@ def _input_fields(weight: WeightInfo, info: ArchInfo) -> dict:
     }
 
 
+def _seed_spread(spread: dict | None) -> str:
+    """The card's sentence on the recipe's other seeds (``training["seed_spread"]``, written by the zoo's weight
+    export: this weight is the best of several seeds trained alike), or "" when the weight records none."""
+    if not spread:
+        return ""
+    label = METRIC_LABELS.get(spread["metric"], (spread["metric"], spread["metric"]))[1]
+    values = ", ".join(f"seed {seed}: {value:.4f}" for seed, value in sorted(spread["values"].items()))
+    return (f"\n\nThe same recipe over seeds {', '.join(str(s) for s in sorted(spread['values']))} "
+            f"({label}, as measured during training): {spread['mean']:.4f} ± {spread['sd']:.4f} "
+            f"(mean ± standard deviation; {values}); these weights are seed {spread['selected_seed']}'s, "
+            f"the best ({spread['table']} table).")
+
+
 def card_fields(weight: WeightInfo, info: ArchInfo) -> dict:
     """Every value :data:`CARD_TEMPLATE` names, derived from the weight's and the architecture's records."""
     recipe, training = weight.recipe_config, weight.training
@@ -227,7 +240,8 @@ def card_fields(weight: WeightInfo, info: ArchInfo) -> dict:
         "selected": (f"{training.get('best_epoch')} of {training.get('epochs')} "
                      f"(selected by {recipe.get('select', 'val_loss')})"),
         "metric_table": _table([(METRIC_LABELS.get(k, (k, k))[1], _format_metric(k, v))
-                                for k, v in weight.metrics.items()], ("metric", "value")),
+                                for k, v in weight.metrics.items()], ("metric", "value"))
+                        + _seed_spread(training.get("seed_spread")),
         "device_name": training.get("device_name", "unknown"), "torch_version": training.get("torch_version", "?"),
         "train_time_s": training.get("train_time_s", 0),
         "per_epoch": training.get("train_time_s", 0) / max(1, training.get("epochs", 1)),
