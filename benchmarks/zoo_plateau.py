@@ -62,7 +62,8 @@ STUDIES = {
                     "val_accuracy", True, extra_tables=("assignment-scaled",)),
     # The course recipe with Adam 1e-3 cosine-annealed (the probe's choice), 3,200 frames, 20 epochs = 2,000 steps.
     "cubes": Study("cubes", "course", ("train_frames=3200", "val_frames=320", "epochs=20", "lr=0.001",
-                                       "schedule=cosine", "min_lr=1e-06"), "val_mse", False),
+                                       "schedule=cosine", "min_lr=1e-06"), "val_mse", False,
+                   models=("late_fusion_strided", *SUBSET)),
 }
 #: The learning-rate probe on the three-cube positions: the course's 1e-4 constant against the assignment's schedule.
 PROBE_MODELS = ("late_fusion_strided", "intermediate_cat_strided")
