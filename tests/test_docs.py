@@ -226,6 +226,7 @@ COMMANDS: dict[str, Run | Elsewhere] = {
                                                                "--quiet")),
     # docs/contributing.md
     'pip install -e ".[test,docs]"': _CI,
+    'python -m pytest -q -m "not slow"': _CI,
     "python -m pytest -q tests/test_docs.py": Elsewhere("tests/test_docs.py::test_every_shown_command_is_listed"),
     "mkdocs build --strict": Elsewhere("tests/test_docs.py::test_mkdocs_build_is_strict_and_clean"),
     # docs/deploy.md

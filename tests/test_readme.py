@@ -24,9 +24,12 @@ def test_ci_runs_the_readme_test_command_verbatim():
     the checkout (so a file missing from the wheel fails a test)."""
     assert readme_command("the tests") == "bash .ci/run"
     script = (ROOT / ".ci" / "run").read_text()
-    for step in ("pip wheel", 'pip install "${wheel}[test,export,docs]"', 'cd "$work"', "MMZOO_TEST_INSTALLED=1",
-                 "--import-mode=importlib", '"$root/tests"'):
+    for step in ("pip wheel", 'pip install --quiet "${wheel}[$extras]"', 'cd "$work"', "MMZOO_TEST_INSTALLED=1",
+                 "--import-mode=importlib", '"$root/tests"', "run_tests .venv\n",
+                 ".ci/deps.py lower-bounds", 'run_tests .venv-lower -m "not slow"'):
         assert step in script, step
+    extras = re.search(r'^extras="([^"]*)"', script, re.M).group(1).split(",")
+    assert {"test", "export", "docs"} <= set(extras), extras
 
 
 #: The README's model table: the notebooks' architectures (mmzoo's own are in docs/catalogue.md).
