@@ -70,7 +70,7 @@ def main() -> None:
             if args.amp:
                 options["amp"] = AMP_CHOICES[args.amp]
             if args.whole_step_graphs:
-                options["cuda_graphs"] = "whole-step"
+                options["whole_step_graphs"] = True  # experimental (mmzoo.train.experimental)
             run_table(table, out_dir=out_dir, runs_dir=args.runs_dir, overrides=tuple(args.overrides), options=options,
                       models=tuple(args.models) if args.models else None,
                       seeds=tuple(args.seeds) if args.seeds else None, shard=args.shard,

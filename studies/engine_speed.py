@@ -30,7 +30,8 @@ import torch
 
 from mmzoo.bench.docs_tables import write_block
 from mmzoo.bench.report import write_result
-from mmzoo.train import EngineOptions, fit
+from mmzoo.train import EngineOptions
+from mmzoo.train.experimental import ExperimentalOptions, fit
 from mmzoo.train.data import recipe_frames, recipe_tensors
 from mmzoo.train.precision import cpu_bf16_hardware
 from mmzoo.train.recipes import get_recipe
@@ -44,7 +45,7 @@ CONFIGS = {
     "bf16": {"amp": "bf16", "cuda_graphs": False},
     "cuda-graphs": {"cuda_graphs": True, "amp": None},
     "cuda-graphs-bf16": {"cuda_graphs": True, "amp": "bf16"},
-    "whole-step": {"cuda_graphs": "whole-step", "amp": None},
+    "whole-step": {"whole_step_graphs": True, "cuda_graphs": False, "amp": None},  # mmzoo.train.experimental
     "compile": {"compile": True, "amp": None, "cuda_graphs": False},
     "compile-reduce-overhead": {"compile": "reduce-overhead", "amp": None},
 }
@@ -59,8 +60,9 @@ def measure(name: str, model: str, recipe, device: str, model_kwargs: dict) -> d
         history, best = out["history"], out["best"]
     else:
         data = recipe_tensors(recipe)
-        result = fit(model, recipe, data=data, options=EngineOptions(device=device, progress=False, **CONFIGS[name]),
-                     **model_kwargs)
+        engine, experimental = ExperimentalOptions.split(CONFIGS[name])
+        result = fit(model, recipe, data=data, options=EngineOptions(device=device, progress=False, **engine),
+                     experimental=experimental, **model_kwargs)
         history, best = result.history, result.best
     epoch_s = [r["train_time_s"] + r["eval_time_s"] for r in history]
     return {

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from mmzoo.train import EngineOptions, fit, fit_many, get_recipe, recipe_tensors
+from mmzoo.train import EngineOptions, get_recipe, recipe_tensors
+from mmzoo.train.experimental import ExperimentalOptions, fit, fit_many
 from mmzoo.train.resources import device_name, resolve_device
 from mmzoo.utils.files import atomic_write_json
 
@@ -56,19 +57,20 @@ def main(argv: list[str] | None = None) -> dict:
     recipe = get_recipe("assignment", train_frames=args.train_frames, val_frames=args.val_frames, epochs=args.epochs)
     data = recipe_tensors(recipe)
     # fit_many feeds NCHW (vmap adds the run dimension); "fit one by one" runs in it too, so like meets like.
-    graphs = "whole-step" if args.whole_step_graphs else None
-    options = EngineOptions(device=args.device, progress=False, channels_last=False, amp=None, cuda_graphs=graphs)
+    experimental = ExperimentalOptions(whole_step_graphs=args.whole_step_graphs)
+    options = EngineOptions(device=args.device, progress=False, channels_last=False, amp=None,
+                            cuda_graphs=False if args.whole_step_graphs else None)
     defaults = EngineOptions(device=args.device, progress=False, amp=None)
     kwargs = {"lidar_scale": 0.02}
 
-    def one_by_one(opts: EngineOptions) -> list[float]:
-        return [fit(args.model, recipe.replace(seed=s), data=data, options=opts, **kwargs).best["loss"]
-                for s in args.seeds]
+    def one_by_one(opts: EngineOptions, modes: ExperimentalOptions = ExperimentalOptions()) -> list[float]:
+        return [fit(args.model, recipe.replace(seed=s), data=data, options=opts, experimental=modes,
+                    **kwargs).best["loss"] for s in args.seeds]
 
     ways = {
         "fit_many": lambda: [run.best["loss"] for run in fit_many(
-            args.model, recipe, args.seeds, data=data, options=options, **kwargs)],
-        "fit one by one": lambda: one_by_one(options),
+            args.model, recipe, args.seeds, data=data, options=options, experimental=experimental, **kwargs)],
+        "fit one by one": lambda: one_by_one(options, experimental),
         "fit one by one, engine defaults": lambda: one_by_one(defaults),
     }
     times: dict[str, list[float]] = {name: [] for name in WAYS}

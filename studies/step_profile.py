@@ -26,6 +26,7 @@ kernels does not depend on the values.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import resource
@@ -41,7 +42,7 @@ from torch.profiler import ProfilerActivity, profile
 import mmzoo
 from mmzoo.bench.docs_tables import write_block
 from mmzoo.bench.measure import example_inputs, flops_per_sample, matmul_gflops
-from mmzoo.models.blocks import set_pool_first
+from mmzoo.models.blocks import notebook_order
 from mmzoo.train.metrics import loss_function
 from mmzoo.train.optim import make_optimizer
 from mmzoo.train.recipes import get_recipe
@@ -72,8 +73,8 @@ def build_step(arch: str, batch: int = 32):
     optimizer = make_optimizer(model, recipe, fused=True)
     criterion = loss_function(recipe.loss)
 
-    def step() -> None:
-        loss = criterion(model(rgb, lidar).float(), target)
+    def step(net: torch.nn.Module = model) -> None:  # net: model, or a notebook_order view of it
+        loss = criterion(net(rgb, lidar).float(), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -92,13 +93,13 @@ def step_seconds(step, steps: int) -> float:
 def order_times(model, step, rounds: int, steps: int) -> dict[str, float]:
     """Median seconds per step in the notebooks' block order and in the zoo's, interleaved by round."""
     times: dict[str, list[float]] = {"notebook_order_s": [], "pool_first_s": []}
+    nets = {"notebook_order_s": notebook_order(model), "pool_first_s": model}  # the same parameters
     for round_ in range(rounds):
-        orders = [("notebook_order_s", False), ("pool_first_s", True)]
-        for key, pool_first in orders if round_ % 2 else orders[::-1]:
-            set_pool_first(model, pool_first)
-            step()  # one untimed step after switching
-            times[key].append(step_seconds(step, steps))
-    set_pool_first(model, True)
+        orders = ["notebook_order_s", "pool_first_s"]
+        for key in orders if round_ % 2 else orders[::-1]:
+            run = functools.partial(step, nets[key])
+            run()  # one untimed step after switching
+            times[key].append(step_seconds(run, steps))
     return {key: statistics.median(values) for key, values in times.items()}
 
 

@@ -34,6 +34,7 @@ from mmzoo.bench.tables import BenchTable, get_table
 from mmzoo.train.distributed import rank_and_world, single_process_env
 from mmzoo.train.precision import check_amp
 from mmzoo.train.engine import EngineOptions
+from mmzoo.train.experimental import ExperimentalOptions
 from mmzoo.train.many import check_fit_many_options
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import resolve_device
@@ -212,9 +213,11 @@ def seed_groups(pending: list[tuple[dict[str, Any], Path]]) -> list[list[tuple[d
 def check_seeds_at_once(recipe: Recipe, options: dict[str, Any]) -> None:
     """Refuse, before any row runs, a recipe or engine options that :func:`~mmzoo.train.many.fit_many` does not
     implement (see :func:`~mmzoo.train.many.check_fit_many_options`)."""
-    engine = replace(EngineOptions(**options), distributed=False)  # as the workers run it
+    engine, experimental = ExperimentalOptions.split(options)
+    engine = replace(EngineOptions(**engine), distributed=False)  # as the workers run it
     try:
-        check_fit_many_options(engine, recipe, resolve_device(engine.device))
+        check_fit_many_options(engine, recipe, resolve_device(engine.device),
+                               whole_step=experimental.whole_step_graphs)
     except ValueError as error:
         raise ValueError(f"seeds at once (--seeds-at-once): {error} (the command-line flags: --compile, "
                          "--cuda-graphs, --whole-step-graphs)") from None
@@ -291,7 +294,8 @@ def run_table(
             ``key`` being the digest of the row's identity (:func:`row_identity`).
         overrides: ``key=value`` recipe changes (changing the recipe makes new rows).
         models, seeds: run only these.
-        options: :class:`~mmzoo.train.EngineOptions` fields for the workers (``device``, ``amp``, ``compile``...).
+        options: :class:`~mmzoo.train.EngineOptions` fields for the workers (``device``, ``amp``, ``compile``...),
+            and :class:`~mmzoo.train.experimental.ExperimentalOptions`' (``whole_step_graphs``).
         devices: run rows concurrently, one per device (e.g. ``("cuda:0", "cuda:1")``); default one at a time.
         shard: ``(rank, world)``: run only rows ``rank, rank + world, ...`` (default: from RANK / WORLD_SIZE).
         data_dir: train on a course / assessment folder instead of the generated frames.

@@ -20,14 +20,14 @@ import torch
 from mmzoo.bench.measure import flops_per_sample, inference_speed, matmul_gflops
 from mmzoo.utils.files import atomic_write_json
 from mmzoo.train.data import recipe_frames, recipe_tensors
-from mmzoo.train.engine import EngineOptions, FitResult, fit
-from mmzoo.train.many import fit_many
+from mmzoo.train.engine import EngineOptions, FitResult
+from mmzoo.train.experimental import ExperimentalOptions, fit, fit_many
 from mmzoo.train.loop import samples_per_second
 from mmzoo.train.metrics import loss_function
 from mmzoo.train.precision import resolve_precision
 from mmzoo.train.recipes import Recipe
 from mmzoo.train.reference import reference_fit
-from mmzoo.train.resources import device_name, peak_memory, resolve_device
+from mmzoo.train.resources import device_name, keep_freed_memory, peak_memory, resolve_device
 from mmzoo.train.tracking import RunLogger, Tracking, run_config
 
 __all__ = ["run_job", "run_group"]
@@ -53,19 +53,30 @@ def _train(job: dict[str, Any], recipe: Recipe, options: EngineOptions,
             logger.start(run_config(out["model"], recipe, data=dict(train.metadata), device=device), out["history"])
         return out["model"], {"history": out["history"], "best_epoch": out["best_epoch"], "best": out["best"]}
     data = recipe_tensors(recipe, job.get("data_dir"))
-    result = fit(job["model"], recipe, data=data, run_dir=job.get("run_dir"), options=options, log=logger, **kwargs)
+    if resolve_device(options.device).type == "cpu":
+        keep_freed_memory()  # process-wide: this worker is mmzoo's own process, and the engine row its only run
+    result = fit(job["model"], recipe, data=data, run_dir=job.get("run_dir"), options=options, log=logger,
+                 experimental=_options(job)[1], **kwargs)
     return result.model, {"history": result.history, "best_epoch": result.best_epoch, "best": result.best}
+
+
+def _options(job: dict[str, Any], **changes: Any) -> tuple[EngineOptions, ExperimentalOptions]:
+    """The job's engine options (no progress bar; ``changes`` applied) and its experimental ones."""
+    engine, experimental = ExperimentalOptions.split(job.get("options", {}))
+    return EngineOptions(**{"progress": False, **engine, **changes}), experimental
 
 
 def _accelerations(options: EngineOptions, device: torch.device, job: dict[str, Any]) -> str:
     """The engine's optional speed-ups a row ran with, as a short label ('' for none)."""
+    whole = _options(job)[1].whole_step_graphs and device.type == "cuda"
     # fit_many replays graphs only of the whole step, and never compiles.
     if (job.get("identity") or {}).get("seeds_at_once"):
-        whole = options.cuda_graphs == "whole-step" and device.type == "cuda"
         return "seeds at once (fit_many)" + (", whole-step cuda graphs" if whole else "")
     parts = []
-    if options.uses_cuda_graphs(device):
-        parts.append("whole-step cuda graphs" if options.cuda_graphs == "whole-step" else "cuda graphs")
+    if whole:
+        parts.append("whole-step cuda graphs")
+    elif options.uses_cuda_graphs(device):
+        parts.append("cuda graphs")
     if options.compile:
         parts.append("compile" if options.compile is True else f"compile {options.compile}")
     return ", ".join(parts)
@@ -110,7 +121,7 @@ def _between_ceilings(train: Callable[[], Any], device: torch.device, dtype: tor
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume) one model as ``job`` says and return its row (see ``mmzoo.bench.report.CSV_COLUMNS``)."""
     recipe = Recipe.from_dict(job["recipe"])
-    options = EngineOptions(**{"progress": False, **job.get("options", {})})
+    options = _options(job)[0]
     device = resolve_device(options.device)
     arithmetic = _precision(job, options, device)[0] or torch.float32
     logger = _row_logger(job)
@@ -132,7 +143,9 @@ def run_group(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     first = jobs[0]
     recipe = Recipe.from_dict(first["recipe"])
     # fit_many feeds NCHW (vmap adds the run dimension): the rows say so, and inference is measured in it too.
-    options = EngineOptions(**{"progress": False, **first.get("options", {}), "channels_last": False})
+    options, experimental = _options(first, channels_last=False)
+    if resolve_device(options.device).type == "cpu":
+        keep_freed_memory()  # as for one engine row
     device = resolve_device(options.device)
     data = recipe_tensors(recipe, first.get("data_dir"))
     seeds = [Recipe.from_dict(job["recipe"]).seed for job in jobs]
@@ -142,7 +155,7 @@ def run_group(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     def train() -> list[FitResult]:
         return fit_many(first["model"], recipe, seeds, data=data, options=options, log=log,
-                        **first.get("model_kwargs", {}))
+                        experimental=experimental, **first.get("model_kwargs", {}))
 
     with contextlib.ExitStack() as stack:
         for logger in log or ():

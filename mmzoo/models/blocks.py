@@ -6,13 +6,15 @@ the assignment's ablation). Neither uses BatchNorm or dropout.
 """
 from __future__ import annotations
 
+import copy
 import itertools
+import warnings
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["DOWNSAMPLE_MODES", "ConvBlock", "conv_block", "set_pool_first", "ConvEncoder", "mlp"]
+__all__ = ["DOWNSAMPLE_MODES", "ConvBlock", "conv_block", "notebook_order", "set_pool_first", "ConvEncoder", "mlp"]
 
 DOWNSAMPLE_MODES = ("pool", "stride")
 
@@ -25,10 +27,10 @@ class ConvBlock(nn.Sequential):
     bit-identical outputs and gradients (a gradient reaches one input per window in both orders, and only where it
     is positive) while ReLU and its backward touch a quarter of the elements. ReLU's element-wise passes were the
     largest cost outside the convolutions of a CPU training step (``studies/step_profile.py`` measures it).
-    ``pool_first = False`` (see :func:`set_pool_first`) runs the notebooks' order instead.
+    :func:`notebook_order` gives a view of a model whose blocks run the notebooks' order instead.
     """
 
-    pool_first: bool = True
+    pool_first: bool = True  # set once, on the blocks of a notebook_order view; never flipped on a model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(self) == 3 and self.pool_first:
@@ -37,14 +39,35 @@ class ConvBlock(nn.Sequential):
         return super().forward(x)
 
 
-def set_pool_first(model: nn.Module, enabled: bool) -> int:
-    """Run every :class:`ConvBlock` of ``model`` pool-first (``True``, the default) or in the notebooks' order
-    (``False``: what the notebook-style loop runs, so that it times the notebooks' operations). Returns how many
-    blocks it set.
+def notebook_order(model: nn.Module) -> nn.Module:
+    """A view of ``model`` whose every :class:`ConvBlock` runs the notebooks' order (ReLU, then pooling): the same
+    parameters and buffers (training the view trains ``model``), its own module objects, so ``model`` itself is
+    never changed. What the notebook-style loop trains, so that it times the notebooks' operations.
 
-    >>> set_pool_first(ConvEncoder(4, [50, 100]), False)
-    2
+    >>> encoder = ConvEncoder(4, [50, 100])
+    >>> view = notebook_order(encoder)
+    >>> [block.pool_first for block in view.modules() if isinstance(block, ConvBlock)], encoder[0].pool_first
+    ([False, False], True)
+    >>> view[0][0].weight is encoder[0][0].weight
+    True
     """
+    view = copy.copy(model)  # shares the parameter and buffer dicts; the children are copied below
+    object.__setattr__(view, "_modules", {name: None if child is None else notebook_order(child)
+                                          for name, child in model._modules.items()})
+    if isinstance(view, ConvBlock):
+        view.pool_first = False
+    return view
+
+
+def set_pool_first(model: nn.Module, enabled: bool) -> int:
+    """Deprecated: use :func:`notebook_order` (a view in the notebooks' order; ``model`` is left as it is).
+
+    Sets every :class:`ConvBlock` of ``model`` pool-first (``True``) or in the notebooks' order (``False``) and
+    returns how many blocks it set.
+    """
+    warnings.warn("set_pool_first changes a model in place and is deprecated: use "
+                  "mmzoo.models.blocks.notebook_order(model), a view in the notebooks' order", FutureWarning,
+                  stacklevel=2)
     blocks = [module for module in model.modules() if isinstance(module, ConvBlock)]
     for block in blocks:
         block.pool_first = enabled

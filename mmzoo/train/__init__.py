@@ -1,9 +1,14 @@
-"""mmzoo's training layer: recipes as data, the fast engine with per-epoch checkpoints, and the metrics."""
+"""mmzoo's training layer: recipes as data, the fast engine with per-epoch checkpoints, and the metrics.
+
+The experimental modes (whole-step CUDA graphs, K seeds at once with ``fit_many``) live in
+:mod:`mmzoo.train.experimental`.
+"""
+import warnings as _warnings
+from typing import Any as _Any
 from mmzoo.train.data import recipe_tensors
 from mmzoo.train.distributed import is_main_process, rank_and_world, single_process_env
 from mmzoo.train.engine import EngineOptions, FitResult, fit
 from mmzoo.train.finetune import FinetuneResult, finetune
-from mmzoo.train.many import fit_many
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.metrics import METRIC_NAMES, evaluate, loss_function, primary_metric
 from mmzoo.train.recipes import RECIPES, Recipe, get_recipe, list_recipes
@@ -35,3 +40,12 @@ __all__ = [
     "is_main_process",
     "single_process_env",
 ]
+
+
+def fit_many(*args: _Any, **kwargs: _Any) -> list[FitResult]:
+    """Deprecated here: :func:`mmzoo.train.experimental.fit_many` (K seeds at once is experimental)."""
+    from mmzoo.train import experimental
+
+    _warnings.warn("mmzoo.train.fit_many moved to mmzoo.train.experimental.fit_many (experimental until a GPU run "
+                   "shows it pays)", FutureWarning, stacklevel=2)
+    return experimental.fit_many(*args, **kwargs)

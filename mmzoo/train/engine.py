@@ -29,6 +29,7 @@ the same folder is refused (:class:`~mmzoo.errors.BusyError`), never mixed with 
 from __future__ import annotations
 
 import contextlib
+import warnings
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,6 @@ from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe, get_recipe
 from mmzoo.train.resources import keep_freed_memory, reset_peak_memory
 from mmzoo.train.tracking import RunLogger, Tracking, log_result, run_config, tracked_run
-from mmzoo.train.whole_step import WholeStep
 from mmzoo.utils.files import folder_lock
 
 __all__ = ["EngineOptions", "FitResult", "fit"]
@@ -57,49 +57,62 @@ __all__ = ["EngineOptions", "FitResult", "fit"]
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """How the engine runs a recipe (never what it trains: that is the recipe's).
+    """How the engine runs a recipe (never what it trains: that is the recipe's). None of these changes the
+    maths beyond float rounding; each is here because a user must choose it (where, how many threads, what to
+    show, alone or in a torchrun job) or because it measured faster on the hardware it targets, and it is on by
+    default only there. The experimental modes (whole-step CUDA graphs, K seeds at once) are not here:
+    :mod:`mmzoo.train.experimental`.
 
     Attributes:
         device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-        channels_last: run convolutions in NHWC (faster on CPU and GPU; the same maths).
+        channels_last: run convolutions in NHWC, oneDNN's and cuDNN's preferred layout. On by default: in NCHW
+            the engine trained at 0.67x the speed on a 2-core CPU (``studies/results/engine-speed``).
         amp: None (default) for float32, the notebooks' arithmetic, on every machine; ``"bf16"`` opts in to
-            bfloat16 autocast (a GPU, or a CPU with bf16 matrix hardware; :mod:`mmzoo.train.precision`).
-        compile: wrap the model in ``torch.compile``: True for its default mode, or a mode name such as
-            ``"reduce-overhead"`` (CUDA graphs through Inductor). Compiling costs tens of seconds per model, so it
-            pays only on long runs; it is slower to train on the 2-core CPU.
-        cuda_graphs: capture the training forward and backward as CUDA graphs
-            (``torch.cuda.make_graphed_callables``, no compiler): small models at batch 32 are bound by kernel
-            launches, which a graph replay removes (with identical losses). None (default) turns them on wherever
-            they apply: a CUDA device, one process, no ``compile``. True insists (an error elsewhere), False
-            turns them off. ``"whole-step"`` captures the whole training step (batch gathering, forward,
-            backward, Adam, learning rate) as one graph and validation as another (:mod:`mmzoo.train.whole_step`;
-            same losses within float tolerance; not with batch augmentation).
+            bfloat16 autocast (a GPU, or a CPU with bf16 matrix hardware; :mod:`mmzoo.train.precision`), which is
+            faster on some CPUs and slower on others (``docs/training.md``).
+        compile: wrap the model in ``torch.compile`` (True, or a mode such as ``"reduce-overhead"``): torch's own
+            switch, kept for long GPU runs. Off by default: on a 2-core CPU it trained at 0.89x eager's steady
+            speed after a 45 s first epoch (``studies/results/engine-speed``); on a GPU it is unmeasured.
+        cuda_graphs: replay each training step's forward and backward as CUDA graphs
+            (``torch.cuda.make_graphed_callables``, no compiler, identical losses): at batch 32 these networks
+            are bound by kernel launches on a GPU, and the graphs measured faster than eager steps on an H100
+            (the GPU tables, ``benchmarks/results/gpu-h100``, ran with them). None (default) turns them on
+            wherever they apply (a CUDA device, one process, no ``compile``); True insists (an error elsewhere);
+            False turns them off.
         eval_batch_size: validation batch size (evaluation needs no gradients, so large batches are safe).
         deterministic: ask torch for deterministic kernels (CPU training is deterministic regardless).
         progress: show a progress bar per epoch.
         threads: CPU threads for torch (None: torch's default, one per core; torchrun sets 1 per rank).
         distributed: under ``torchrun`` (RANK / WORLD_SIZE set) join the job and train with DDP; False trains
             alone in this process even then (e.g. the independent runs of a sweep).
-        keep_freed_memory: on a CPU, let glibc's malloc keep freed memory for reuse instead of mapping every
-            step's activations afresh (:func:`mmzoo.train.resources.keep_freed_memory`; process-wide).
+        keep_freed_memory: on a CPU, let glibc's malloc keep the memory a step frees for the next one
+            (:func:`mmzoo.train.resources.keep_freed_memory`; fewer page faults per step, see the step profile in
+            ``docs/studies.md``). Off by default: it changes malloc for the whole process and for its lifetime,
+            which a library call must not do unasked; the benchmark harness's workers (processes mmzoo owns) turn
+            it on for their engine rows.
     """
 
     device: str = "auto"
     channels_last: bool = True
     amp: str | None = None
     compile: bool | str = False
-    cuda_graphs: bool | str | None = None
+    cuda_graphs: bool | None = None
     eval_batch_size: int = 512
     deterministic: bool = False
     progress: bool = True
     threads: int | None = None
     distributed: bool = True
-    keep_freed_memory: bool = True
+    keep_freed_memory: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amp", check_amp(self.amp))  # the retired "auto" warns and means float32
-        if self.cuda_graphs not in (None, True, False, "whole-step"):
-            raise ValueError(f"cuda_graphs={self.cuda_graphs!r}; use None, True, False or 'whole-step'")
+        if self.cuda_graphs == "whole-step":
+            warnings.warn("EngineOptions(cuda_graphs='whole-step') moved to mmzoo.train.experimental: use "
+                          "experimental.fit(..., experimental=ExperimentalOptions(whole_step_graphs=True)); this "
+                          "run uses the default per-part CUDA graphs (cuda_graphs=None)", FutureWarning, stacklevel=3)
+            object.__setattr__(self, "cuda_graphs", None)
+        if self.cuda_graphs not in (None, True, False):
+            raise ValueError(f"cuda_graphs={self.cuda_graphs!r}; use None, True or False")
         if self.compile is not False:
             compile_mode(self.compile)  # an unknown mode fails here, not minutes into a run
 
@@ -113,9 +126,14 @@ class EngineOptions:
                     "cuda_graphs and compile are alternatives; for compiled graphs use compile='reduce-overhead'"
                 )
             where = "DDP" if distributed else f"device {device}"
-            raise ValueError(f"cuda_graphs={self.cuda_graphs!r} (--cuda-graphs / --whole-step-graphs) needs one CUDA "
-                             f"device in a single process, not {where}; leave it at None (the default)")
+            raise ValueError(f"cuda_graphs={self.cuda_graphs!r} (--cuda-graphs) needs one CUDA device in a single "
+                             f"process, not {where}; leave it at None (the default)")
         return applies if self.cuda_graphs is None else bool(self.cuda_graphs)
+
+    def replace_steps(self, session: Session) -> Any:
+        """What replaces the engine's training steps and validation for ``session``: None, the engine's own
+        (:mod:`mmzoo.train.experimental` overrides this for whole-step graphs)."""
+        return None
 
     def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
         """The autocast dtype on ``device`` (None: float32); see :func:`mmzoo.train.precision.resolve_precision`."""
@@ -183,8 +201,6 @@ def _step_models(model: nn.Module, train: FusionTensors, share: int, options: En
                  context: DistributedContext) -> tuple[nn.Module, nn.Module]:
     """The module each training step calls and the one validation calls (see ``mmzoo.train.acceleration``)."""
     if options.uses_cuda_graphs(device, context.enabled):
-        if options.cuda_graphs == "whole-step":
-            return model, model  # the steps and validation replay mmzoo.train.whole_step's graphs instead
         rgb, lidar, _ = train.batch(torch.arange(share, device=train.device))
         example = (rgb.contiguous(memory_format=memory_format), lidar.contiguous(memory_format=memory_format))
         model.train()
@@ -227,8 +243,7 @@ def _set_up(model: str | nn.Module, recipe: Recipe, data: tuple[FusionTensors, F
         memory_format=memory_format, autocast_dtype=autocast_dtype, eval_batch_size=options.eval_batch_size,
         precision=precision,
     )
-    if options.cuda_graphs == "whole-step":
-        session.whole_step = WholeStep(session)  # captured at its first epoch, after a checkpoint is restored
+    session.whole_step = options.replace_steps(session)  # None but in mmzoo.train.experimental
     return session
 
 

@@ -22,7 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from mmzoo.data.frames import Frames
 from mmzoo.data.sensor import depth_to_xyza
-from mmzoo.models.blocks import set_pool_first
+from mmzoo.models.blocks import notebook_order
+from mmzoo.train.loop import forward_loss, optimizer_step
 from mmzoo.train.metrics import loss_function
 from mmzoo.train.optim import build_model, make_optimizer, make_scheduler
 from mmzoo.train.recipes import Recipe
@@ -70,7 +71,8 @@ def reference_fit(
     val_set = NotebookDataset(val, recipe.lidar_formula, recipe.task)
     num_outputs = int(train_set[0][2].numel())
     model = build_model(model_name, recipe, num_outputs, **model_kwargs).to(device)
-    set_pool_first(model, False)  # the notebooks' ReLU-then-pool, which the engine's models reorder exactly
+    # The notebooks' ReLU-then-pool, which the engine's models reorder exactly: a view sharing the parameters.
+    notebook = notebook_order(model)
     generator = torch.Generator().manual_seed(recipe.seed)
     train_loader = DataLoader(train_set, batch_size=recipe.batch_size, shuffle=True, drop_last=True, generator=generator)
     val_loader = DataLoader(val_set, batch_size=recipe.batch_size, shuffle=False, drop_last=True)
@@ -81,10 +83,10 @@ def reference_fit(
     best_loss, best_state, best_epoch, best = float("inf"), None, 0, {}
     for epoch in range(recipe.epochs):
         start = time.perf_counter()
-        train_loss = _notebook_epoch(model, train_loader, optimizer, scheduler, criterion, device)
+        train_loss = _notebook_epoch(notebook, train_loader, optimizer, scheduler, criterion, device)
         train_time = time.perf_counter() - start
         start = time.perf_counter()
-        metrics = _notebook_validation(model, val_loader, criterion, recipe.task, device)
+        metrics = _notebook_validation(notebook, val_loader, criterion, recipe.task, device)
         history.append({
             "epoch": epoch + 1, "train_loss": train_loss,
             **{f"val_{key}": value for key, value in metrics.items()},
@@ -93,7 +95,7 @@ def reference_fit(
         if recipe.select == "last" or metrics["loss"] < best_loss:
             best_loss, best_state, best_epoch, best = metrics["loss"], copy.deepcopy(model.state_dict()), epoch + 1, metrics
     model.load_state_dict(best_state)
-    set_pool_first(model, True)
+    model.eval()  # as the last validation left the notebooks' model
     train_time = sum(record["train_time_s"] + record["eval_time_s"] for record in history)
     return {"model": model, "history": history, "best_epoch": best_epoch, "best": best, "train_time_s": train_time}
 
@@ -105,11 +107,7 @@ def _notebook_epoch(model, loader, optimizer, scheduler, criterion, device) -> f
     for rgb, lidar, target in loader:  # loss.item() waits for the device each step: the clock is exact
         rgb, lidar, target = rgb.to(device), lidar.to(device), target.to(device)
         optimizer.zero_grad()
-        loss = criterion(model(rgb, lidar), target)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        total += loss.item()
+        total += optimizer_step(forward_loss(model, criterion, rgb, lidar, target), optimizer, scheduler).item()
     return total / len(loader)
 
 

@@ -1,6 +1,7 @@
 """The whole training step as one CUDA graph, and the whole validation pass as another.
 
-``EngineOptions(cuda_graphs="whole-step")`` captures, on one CUDA device, everything a training step does
+``mmzoo.train.experimental.fit(..., experimental=ExperimentalOptions(whole_step_graphs=True))`` captures, on one
+CUDA device, everything a training step does
 (the batch gathered from the permutation on the device, forward, loss, backward, the fused Adam update with the
 step's learning rate) as one graph, replayed once per step, and validation over the whole split as a second
 graph replayed once per epoch. The assignment's networks at batch 32 are bound by kernel launches on a GPU, so a
@@ -29,7 +30,7 @@ from __future__ import annotations
 import torch
 
 from mmzoo.train.graphed import GraphedSteps, augmentation_problem
-from mmzoo.train.loop import Session
+from mmzoo.train.loop import Session, forward_loss, optimizer_step
 from mmzoo.train.metrics import evaluation_sums
 
 __all__ = ["WholeStep", "whole_step_problems"]
@@ -60,7 +61,8 @@ class WholeStep(GraphedSteps):
     def __init__(self, session: Session, capture: bool | None = None) -> None:
         problems = whole_step_problems(session)
         if problems:
-            raise ValueError(f"cuda_graphs='whole-step' cannot apply: {'; '.join(problems)}; use cuda_graphs=True")
+            raise ValueError(f"whole-step graphs cannot apply: {'; '.join(problems)}; use mmzoo.train.fit (per-part "
+                             "CUDA graphs)")
         self.session = session
         device = session.device
         super().__init__(session.optimizer, session.scheduler, session.steps, session.recipe.batch_size, device,
@@ -76,13 +78,8 @@ class WholeStep(GraphedSteps):
         rgb = rgb.contiguous(memory_format=session.memory_format)
         lidar = lidar.contiguous(memory_format=session.memory_format)
         self._take_lr()
-        dtype = session.autocast_dtype
-        with torch.autocast(session.device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False):
-            output = session.model(rgb, lidar)
-        loss = session.criterion(output.float(), target)
-        loss.backward()
-        session.optimizer.step()
-        self._end_step(loss)
+        loss = forward_loss(session.model, session.criterion, rgb, lidar, target, session.autocast_dtype)
+        self._end_step(optimizer_step(loss, session.optimizer))  # the rate is the device tensor _take_lr set
 
     def _state(self) -> dict[str, torch.Tensor]:
         """The model's weights and buffers (e.g. BatchNorm statistics), which a warm-up step changes."""

@@ -65,7 +65,7 @@ def test_shards_take_whole_groups(tmp_path, monkeypatch):
 @pytest.mark.parametrize("options, message", [
     ({"compile": True}, r"seeds at once \(--seeds-at-once\): fit_many cannot run as asked: compile=True"),
     ({"cuda_graphs": True}, "cuda_graphs=True: fit_many has no per-module graphs"),
-    ({"cuda_graphs": "whole-step", "device": "cpu"}, "'whole-step' needs one CUDA device, not device cpu"),
+    ({"whole_step_graphs": True, "device": "cpu"}, "whole-step graphs need one CUDA device, not device cpu"),
 ])
 def test_options_fit_many_does_not_implement_are_refused_before_any_row(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
@@ -97,4 +97,4 @@ def test_the_bench_command_passes_seeds_at_once_and_the_graphs(tmp_path, monkeyp
     assert cli_main([*argv, "--seeds-at-once"]) == 0 and cli_main(argv) == 0
     (name, grouped), (_, alone) = calls
     assert name == "assignment-scaled" and grouped["seeds_at_once"] and not alone["seeds_at_once"]
-    assert grouped["options"]["cuda_graphs"] == "whole-step" and grouped["options"]["device"] == "cuda"
+    assert grouped["options"]["whole_step_graphs"] is True and grouped["options"]["device"] == "cuda"

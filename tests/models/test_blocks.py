@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import mmzoo
-from mmzoo.models.blocks import ConvBlock, conv_block, set_pool_first
+from mmzoo.models.blocks import ConvBlock, conv_block, notebook_order, set_pool_first
 
 
 def _notebook_order(block: ConvBlock) -> nn.Sequential:
@@ -53,9 +53,22 @@ def test_whole_network_matches_the_notebook_order():
     model = mmzoo.create("intermediate_cat", lidar_scale=0.02)
     rgb, lidar = torch.rand(2, 4, 64, 64), torch.rand(2, 4, 64, 64)
     ours = model(rgb, lidar)
-    assert set_pool_first(model, False) == 5  # two blocks per branch and one in the trunk
-    assert all(not block.pool_first for block in model.modules() if isinstance(block, ConvBlock))
-    assert torch.equal(ours, model(rgb, lidar))
+    view = notebook_order(model)
+    orders = [block.pool_first for block in view.modules() if isinstance(block, ConvBlock)]
+    assert orders == [False] * 5  # two blocks per branch and one in the trunk
+    assert all(block.pool_first for block in model.modules() if isinstance(block, ConvBlock))  # left as it was
+    assert torch.equal(ours, view(rgb, lidar))
+    with torch.no_grad():
+        next(view.parameters()).add_(0.5)  # one set of parameters: training the view trains the model
+    changed = model(rgb, lidar)
+    assert not torch.equal(changed, ours) and torch.equal(changed, view(rgb, lidar))
+
+
+def test_set_pool_first_is_deprecated_but_still_sets_the_order():
+    model = mmzoo.create("intermediate_cat", lidar_scale=0.02)
+    with pytest.warns(FutureWarning, match="notebook_order"):
+        assert set_pool_first(model, False) == 5
+    assert not any(block.pool_first for block in model.modules() if isinstance(block, ConvBlock))
 
 
 def test_strided_block_has_no_pool_and_runs_conv_then_relu():

@@ -5,7 +5,7 @@ import pytest
 
 from mmzoo.train.data import recipe_tensors
 from mmzoo.train.engine import EngineOptions, fit
-from mmzoo.train.many import fit_many
+from mmzoo.train.experimental import fit_many
 from mmzoo.train.optim import build_model
 from mmzoo.train.recipes import get_recipe
 

@@ -9,11 +9,12 @@ from mmzoo.train import many
 from mmzoo.train.data import recipe_tensors
 from mmzoo.train.engine import EngineOptions
 from mmzoo.train.graphed import HostReads
-from mmzoo.train.many import _build_group, _fit_many, check_fit_many_options, fit_many
+from mmzoo.train.experimental import ExperimentalOptions, fit_many
+from mmzoo.train.many import _build_group, _fit_many, check_fit_many_options
 from mmzoo.train.recipes import get_recipe
 
 EAGER = EngineOptions(device="cpu", progress=False, channels_last=False, amp=None)
-WHOLE = EngineOptions(device="cpu", progress=False, channels_last=False, amp=None, cuda_graphs="whole-step")
+WHOLE = ExperimentalOptions(whole_step_graphs=True)
 # 100 frames: 3 steps of 32 per epoch, the last 4 frames of each permutation dropped.
 RECIPE = get_recipe("assignment", train_frames=100, val_frames=40, epochs=3, select="last")
 
@@ -22,7 +23,7 @@ RECIPE = get_recipe("assignment", train_frames=100, val_frames=40, epochs=3, sel
 def test_the_whole_step_path_trains_the_eager_groups_runs(model):
     data = recipe_tensors(RECIPE)
     eager = fit_many(model, RECIPE, seeds=(51, 52), data=data, options=EAGER, lidar_scale=0.02)
-    whole = _fit_many(model, RECIPE, (51, 52), data, WHOLE, {"lidar_scale": 0.02}, capture=False)
+    whole = _fit_many(model, RECIPE, (51, 52), data, EAGER, {"lidar_scale": 0.02}, capture=False, whole_step=True)
     for mine, theirs in zip(whole, eager):
         assert mine.recipe.seed == theirs.recipe.seed
         assert [r["lr"] for r in mine.history] == [r["lr"] for r in theirs.history]
@@ -42,14 +43,15 @@ def test_after_one_step_each_run_holds_the_eager_groups_weights():
     recipe = get_recipe("assignment", train_frames=32, val_frames=32, epochs=1, select="last")
     data = recipe_tensors(recipe)
     eager = fit_many("late_fusion_strided", recipe, seeds=(51, 52), data=data, options=EAGER, lidar_scale=0.02)
-    whole = _fit_many("late_fusion_strided", recipe, (51, 52), data, WHOLE, {"lidar_scale": 0.02}, capture=False)
+    whole = _fit_many("late_fusion_strided", recipe, (51, 52), data, EAGER, {"lidar_scale": 0.02}, capture=False,
+                      whole_step=True)
     for mine, theirs in zip(whole, eager):
         for key, value in theirs.model.state_dict().items():
             torch.testing.assert_close(mine.model.state_dict()[key], value, rtol=1e-5, atol=1e-6)
 
 
 def _whole_group(seeds=(51, 52, 53)):
-    group, _ = _build_group("intermediate_cat_strided", RECIPE, seeds, recipe_tensors(RECIPE), WHOLE, {}, False)
+    group, _ = _build_group("intermediate_cat_strided", RECIPE, seeds, recipe_tensors(RECIPE), EAGER, {}, False, True)
     return group
 
 
@@ -81,11 +83,11 @@ def test_the_group_step_never_reads_a_value_back_to_the_host():
 
 
 # -- options fit_many does not implement --------------------------------------------------------------------------
-def _refusal(monkeypatch, options, recipe=RECIPE):
+def _refusal(monkeypatch, options, recipe=RECIPE, experimental=ExperimentalOptions()):
     # Refused up front: before the data are built.
     monkeypatch.setattr(many, "recipe_tensors", lambda *_: pytest.fail("the data were built before the check"))
     with pytest.raises(ValueError) as error:
-        fit_many("late_fusion_strided", recipe, seeds=(1, 2), options=options)
+        fit_many("late_fusion_strided", recipe, seeds=(1, 2), options=options, experimental=experimental)
     return str(error.value)
 
 
@@ -96,21 +98,21 @@ def test_compile_is_refused(monkeypatch):
 
 def test_per_module_cuda_graphs_are_refused(monkeypatch):
     message = _refusal(monkeypatch, EngineOptions(device="cpu", cuda_graphs=True, progress=False))
-    assert "cuda_graphs=True" in message and "'whole-step'" in message
+    assert "cuda_graphs=True" in message and "--whole-step-graphs" in message
 
 
 def test_whole_step_graphs_off_a_cuda_device_are_refused(monkeypatch):
-    message = _refusal(monkeypatch, WHOLE)
-    assert "cuda_graphs='whole-step' needs one CUDA device, not device cpu" in message
+    message = _refusal(monkeypatch, EAGER, experimental=WHOLE)
+    assert "whole-step graphs need one CUDA device, not device cpu" in message
 
 
 def test_whole_step_graphs_of_an_augmenting_recipe_are_refused():
     for extra, named in (({"modality_dropout": 0.5}, "modality_dropout=0.5"),
                          ({"corruption_augment": "camera_noise"}, "corruption_augment='camera_noise'")):
         with pytest.raises(ValueError, match="augments batches") as error:
-            check_fit_many_options(WHOLE, RECIPE.replace(**extra), torch.device("cuda"), None)
+            check_fit_many_options(EAGER, RECIPE.replace(**extra), torch.device("cuda"), None, whole_step=True)
         assert named in str(error.value)
-    check_fit_many_options(WHOLE, RECIPE, torch.device("cuda"), None)  # the same option on a plain recipe passes
+    check_fit_many_options(EAGER, RECIPE, torch.device("cuda"), None, whole_step=True)  # a plain recipe passes
 
 
 def test_distributed_under_torchrun_is_refused(monkeypatch):
@@ -126,11 +128,12 @@ def test_whole_step_graphs_match_the_eager_group_on_a_gpu():
     recipe = get_recipe("assignment", train_frames=320, val_frames=64, epochs=3, seed=5)
     data = recipe_tensors(recipe)
     runs = {
-        mode: fit_many("intermediate_cat_strided", recipe, seeds=(5, 6, 7), data=data,
-                       options=EngineOptions(device="cuda", amp=None, cuda_graphs=mode, progress=False))
-        for mode in (False, "whole-step")
+        whole: fit_many("intermediate_cat_strided", recipe, seeds=(5, 6, 7), data=data,
+                        options=EngineOptions(device="cuda", amp=None, cuda_graphs=False, progress=False),
+                        experimental=ExperimentalOptions(whole_step_graphs=whole))
+        for whole in (False, True)
     }
-    for eager, whole in zip(runs[False], runs["whole-step"]):
+    for eager, whole in zip(runs[False], runs[True]):
         for eager_epoch, whole_epoch in zip(eager.history, whole.history):
             assert whole_epoch["train_loss"] == pytest.approx(eager_epoch["train_loss"], rel=1e-3)
             assert whole_epoch["val_loss"] == pytest.approx(eager_epoch["val_loss"], rel=1e-3)

@@ -2,10 +2,11 @@
 import pytest
 import torch
 
-from mmzoo.train import EngineOptions, fit, get_recipe
+from mmzoo.train import EngineOptions, get_recipe
 from mmzoo.train.data import recipe_tensors
 from mmzoo.train.distributed import setup
 from mmzoo.train.engine import _set_up
+from mmzoo.train.experimental import ExperimentalOptions, fit
 from mmzoo.train.graphed import HostReads
 from mmzoo.train.loop import run_epoch
 from mmzoo.train.whole_step import WholeStep
@@ -70,10 +71,30 @@ def test_whole_step_refuses_augmented_recipes():
 
 
 def test_whole_step_option_is_checked_up_front():
-    with pytest.raises(ValueError, match="whole-step"):
+    whole = ExperimentalOptions(whole_step_graphs=True)
+    with pytest.raises(ValueError, match="needs one CUDA device, not device cpu"):
+        fit(MODEL, RECIPE, options=EngineOptions(device="cpu", progress=False), experimental=whole)
+    with pytest.raises(ValueError, match="alternative to compile"):
+        fit(MODEL, RECIPE, options=EngineOptions(device="cpu", compile=True, progress=False), experimental=whole)
+
+
+def test_the_moved_engine_option_warns_and_says_where_it_went():
+    with pytest.warns(FutureWarning, match="whole_step_graphs=True"):
+        options = EngineOptions(device="cpu", cuda_graphs="whole-step")
+    assert options.cuda_graphs is None and options.replace_steps(None) is None  # the engine's own steps
+    with pytest.raises(ValueError, match="use None, True or False"):
         EngineOptions(cuda_graphs="whole_step")
-    with pytest.raises(ValueError, match="CUDA device"):
-        fit(MODEL, RECIPE, options=EngineOptions(device="cpu", cuda_graphs="whole-step", progress=False))
+
+
+def test_the_default_path_never_imports_the_experimental_modes():
+    import subprocess
+    import sys
+
+    code = ("import sys, mmzoo, mmzoo.train; from mmzoo.train import fit; "
+            "print(sorted(m for m in sys.modules if m in ('mmzoo.train.whole_step', 'mmzoo.train.many', "
+            "'mmzoo.train.experimental')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -81,11 +102,12 @@ def test_whole_step_graphs_match_eager_training_on_a_gpu():
     recipe = get_recipe("assignment", train_frames=320, val_frames=64, epochs=3, seed=5)
     data = recipe_tensors(recipe)
     runs = {
-        mode: fit(MODEL, recipe, data=data, options=EngineOptions(device="cuda", amp=None, cuda_graphs=mode,
-                                                                   progress=False))
-        for mode in (False, "whole-step")
+        whole: fit(MODEL, recipe, data=data, options=EngineOptions(device="cuda", amp=None, cuda_graphs=False,
+                                                                    progress=False),
+                   experimental=ExperimentalOptions(whole_step_graphs=whole))
+        for whole in (False, True)
     }
-    for eager, whole in zip(runs[False].history, runs["whole-step"].history):
+    for eager, whole in zip(runs[False].history, runs[True].history):
         assert whole["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-3)
         assert whole["val_loss"] == pytest.approx(eager["val_loss"], rel=1e-3)
-    assert runs["whole-step"].best_epoch == runs[False].best_epoch
+    assert runs[True].best_epoch == runs[False].best_epoch
