@@ -171,6 +171,10 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     "mmzoo recipes": Run(),
     "mmzoo train intermediate_cat --recipe assignment --run-dir runs/cat": Run(tuple(TINY_TRAIN)),
     "mmzoo train intermediate_cat --set epochs=5 --set lr=3e-4 --set lidar_scale=0.02": Run(tuple(TINY_TRAIN)),
+    "mmzoo train intermediate_cat --run-dir runs/cat --log mlflow": Elsewhere(
+        "tests/train/test_tracking.py::test_mmzoo_train_log_mlflow", "tiny, read back with MlflowClient"),
+    "mmzoo bench --quick --log tensorboard": Elsewhere(
+        "tests/train/test_tracking.py::test_mmzoo_bench_quick_log_tensorboard", "one row, tiny, read back"),
     "torchrun --standalone --nproc-per-node 4 -m mmzoo train intermediate_cat --run-dir runs/cat": _TORCHRUN,
     "torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint node0:29400 --rdzv-id cat -m mmzoo "
     "train intermediate_cat --run-dir runs/cat": _TORCHRUN,

@@ -262,14 +262,15 @@ def test_mmzoo_train_log_mlflow(tmp_path, monkeypatch, mlflow_store, capsys):
 
     monkeypatch.chdir(tmp_path)
     mlflow_store(tmp_path / "mmzoo-logs")
-    args = ["train", MODEL, "--set", "epochs=2", "--set", "train_frames=64", "--set", "val_frames=32",
-            "--device", "cpu", "--run-dir", "runs/lf", "--log", "mlflow"]
+    # docs/training.md's command, on tiny settings
+    args = ["train", "intermediate_cat", "--run-dir", "runs/cat", "--log", "mlflow", "--set", "epochs=2",
+            "--set", "train_frames=64", "--set", "val_frames=32", "--device", "cpu"]
     assert main(args) == 0
     client = MlflowClient("sqlite:///mmzoo-logs/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("mmzoo").experiment_id])
-    assert run.info.run_name == "lf" and run.data.params["architecture"] == MODEL
+    assert run.info.run_name == "cat" and run.data.params["architecture"] == "intermediate_cat"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
-    assert (tmp_path / "runs" / "lf" / CSV_NAME).is_file()
+    assert (tmp_path / "runs" / "cat" / CSV_NAME).is_file()
 
 
 @pytest.mark.slow
@@ -277,8 +278,9 @@ def test_mmzoo_bench_quick_log_tensorboard(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    args = ["bench", "--quick", "--models", "late_fusion", "--seeds", "51", "--set", "epochs=1", "--set", "train_frames=64",
-            "--set", "val_frames=32", "--device", "cpu", "--out", str(tmp_path), "--quiet", "--log", "tensorboard"]
+    # docs/training.md's command, one row on tiny settings
+    args = ["bench", "--quick", "--log", "tensorboard", "--models", "late_fusion", "--seeds", "51", "--set", "epochs=1",
+            "--set", "train_frames=64", "--set", "val_frames=32", "--device", "cpu", "--out", str(tmp_path), "--quiet"]
     assert main(args) == 0
     runs = sorted((tmp_path / "tensorboard" / "bench-quick").iterdir())
     assert runs and all(run.name.startswith("late_fusion--") for run in runs)  # one run per row of the table

@@ -32,7 +32,9 @@ class WandbBackend(Backend):
             project=os.environ.get("WANDB_PROJECT", "mmzoo"), group=run.experiment, name=run.name,
             id=run.resume_id, resume="allow" if run.resume_id else None, dir=str(run.root),
             mode=os.environ.get("WANDB_MODE", "offline"), reinit="create_new",
-            settings=wandb.Settings(console="off", silent=True),
+            # No system monitor: it samples in a process of its own, which slowed the epochs of a 2-core CPU
+            # (studies/tracking_overhead.py); the epoch records hold mmzoo's own throughput and peak memory.
+            settings=wandb.Settings(console="off", silent=True, x_disable_stats=True),
         )
         self.run_id = self.run.id
         self.run_name = run.name
