@@ -27,7 +27,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from mmzoo.train import many as _many
-
 from mmzoo.train.engine import EngineOptions, FitResult
 from mmzoo.train.engine import fit as _engine_fit
 from mmzoo.train.loop import Session

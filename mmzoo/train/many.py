@@ -1,5 +1,7 @@
 """K independent runs of one architecture trained at once: stacked parameters, one ``torch.func.vmap`` step.
 
+Experimental: its public entry point is :func:`mmzoo.train.experimental.fit_many`.
+
 A benchmark sweep trains the same small network at several seeds. On a GPU, a batch-32 step of such a network is
 bound by kernel launches, so K runs in one vmapped step cost little more than one. Each run keeps its own
 initial weights (built with its seed, exactly as :func:`~mmzoo.train.engine.fit` builds them), its own batch order
@@ -18,15 +20,14 @@ Differences from :func:`fit`, by design: the runs must share everything but the 
 interrupted restarts its group); the inputs stay NCHW (vmap adds a leading run dimension); one process.
 
 ``whole_step_graphs=True`` (``mmzoo.train.experimental``) on one CUDA device replays the group's whole step as
-one CUDA graph
-(:mod:`mmzoo.train.graphed`, shared with the engine's :mod:`mmzoo.train.whole_step`): each run's batch gathered
+one CUDA graph (:mod:`mmzoo.train.graphed`, shared with the engine's :mod:`mmzoo.train.whole_step`): each run's batch gathered
 on the device from its own permutation row at a position the step advances, the vmapped forward and loss of every
 run, one backward of their sum, the fused Adam update with the step's learning rate read from a device tensor,
 each run's loss summed on the device; validation stays eager, once per epoch. Recipes that augment batches are
 refused. Status: the same steps run eagerly in the tests on a CPU, where they match the eager group run by run
 and read nothing back to the host; the captured graphs have not yet run on a GPU. Options ``fit_many`` does not
 implement are refused up front (``compile``, ``cuda_graphs=True``, ``distributed`` under torchrun);
-``cuda_graphs=None`` means no graphs here.
+without ``whole_step_graphs`` no graphs are used.
 """
 from __future__ import annotations
 
