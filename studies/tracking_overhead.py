@@ -79,7 +79,8 @@ def summarize(runs: list[dict]) -> list[dict]:
 
 def markdown(results: dict) -> str:
     machine = results["machine"]
-    lines = [f"Machine: {machine['device']}, torch {machine['torch']}; {', '.join(f'{k} {v}' for k, v in machine['trackers'].items())}. "
+    versions = ", ".join(f"{name} {version}" for name, version in machine["trackers"].items())
+    lines = [f"Machine: {machine['device']}, torch {machine['torch']}; {versions}. "
              f"`{results['model']}`, {results['recipe']['epochs']} epochs of {results['recipe']['train_frames']} "
              f"frames ({results['recipe']['val_frames']} validation), medians of {results['rounds']} runs each in "
              "a fresh process.", "",
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(measure(args.one[0], Path(args.one[1]))))
         return {}
     trackers = {name: importlib.metadata.version(name) for name in ("tensorboard", "mlflow", "wandb")}
-    results = {"machine": {"device": device_name(torch.device("cpu")), "torch": torch.__version__, "trackers": trackers},
+    machine = {"device": device_name(torch.device("cpu")), "torch": torch.__version__, "trackers": trackers}
+    results = {"machine": machine,
                "model": MODEL, "recipe": RECIPE, "rounds": args.rounds, "runs": [], "rows": []}
     with tempfile.TemporaryDirectory() as scratch:
         results["mlflow_store_creation_s"] = _mlflow_store(Path(scratch))

@@ -325,7 +325,8 @@ def run_table(
     mine = _assign_run_dirs(_shard_of(jobs, rank, world), runs_root, table.name)
     tracking = tracking_from(log, root=Path(out_dir).resolve(), experiment=f"bench-{table.name}")
     for job in mine if tracking is not None else ():
-        job["log"] = {**asdict(tracking), "root": str(Path(tracking.root).resolve())}  # read by the worker
+        # Read by the worker; each row is a run of its own name (a run_name would give every row the same one).
+        job["log"] = {**asdict(tracking), "root": str(Path(tracking.root).resolve()), "run_name": None}
     pending = [(job, table_dir / "rows" / f"{job['name']}.json") for job in mine]
     pending = [(job, path) for job, path in pending if not _is_done(path, job)]
     (table_dir / "rows").mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 and a per-epoch CSV always.
 
     >>> from mmzoo.train import fit, get_recipe                                  # doctest: +SKIP
-    >>> fit("late_fusion", get_recipe("assignment", epochs=2), run_dir="runs/lf", log="tensorboard,mlflow")  # doctest: +SKIP
+    >>> recipe = get_recipe("assignment", epochs=2)                             # doctest: +SKIP
+    >>> fit("late_fusion", recipe, run_dir="runs/lf", log="tensorboard,mlflow")  # doctest: +SKIP
 
 ``log=`` (``--log`` on ``mmzoo train`` and ``mmzoo bench``) takes tracker names or a :class:`Tracking`;
 :class:`RunLogger` is the one interface the engine, ``fit_many``, the harness and fine-tuning log through, and

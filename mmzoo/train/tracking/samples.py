@@ -67,7 +67,8 @@ def _describe(output: torch.Tensor, target: torch.Tensor, task: str, names: tupl
         values = lambda t: ", ".join(f"{v:.3g}" for v in t.tolist())  # noqa: E731
         error = float((output - target).abs().mean())
         return values(target), f"{values(output)}  error {error:.3g}", error
-    points = lambda t: "; ".join("(" + ", ".join(f"{v:.2f}" for v in xyz) + ")" for xyz in t.reshape(-1, 3).tolist())  # noqa: E731
+    def points(values: torch.Tensor) -> str:
+        return "; ".join("(" + ", ".join(f"{v:.2f}" for v in xyz) + ")" for xyz in values.reshape(-1, 3).tolist())
     error = float((output - target).reshape(-1, 3).norm(dim=1).mean())
     return points(target), f"{points(output)}  error {error:.3f}", error
 
@@ -81,7 +82,8 @@ def prediction_samples(model: nn.Module, data: FusionTensors, task: str, count: 
     >>> from mmzoo.train.data import recipe_tensors
     >>> from mmzoo.train.recipes import get_recipe
     >>> recipe = get_recipe("assignment", train_frames=32, val_frames=8)
-    >>> samples = prediction_samples(mmzoo.create("late_fusion_strided"), recipe_tensors(recipe)[1], "classification", 2)
+    >>> model, val = mmzoo.create("late_fusion_strided"), recipe_tensors(recipe)[1]
+    >>> samples = prediction_samples(model, val, "classification", 2)
     >>> len(samples), samples[0].image.shape
     (2, (128, 258, 3))
     """
