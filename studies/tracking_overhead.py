@@ -62,6 +62,13 @@ def _mlflow_store(root: Path) -> float:
     return time.perf_counter() - start
 
 
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def summarize(runs: list[dict]) -> list[dict]:
     """Medians per setting, and what each adds to the run without trackers."""
     rows = []
@@ -82,13 +89,14 @@ def markdown(results: dict) -> str:
     versions = ", ".join(f"{name} {version}" for name, version in machine["trackers"].items())
     lines = [f"Machine: {machine['device']}, torch {machine['torch']}; {versions}. "
              f"`{results['model']}`, {results['recipe']['epochs']} epochs of {results['recipe']['train_frames']} "
-             f"frames ({results['recipe']['val_frames']} validation), medians of {results['rounds']} runs each in "
-             "a fresh process.", "",
+             f"frames ({results['recipe']['val_frames']} validation), medians of "
+             f"{min(row['runs'] for row in results['rows'])} runs per setting, each in a fresh process.", "",
              "| trackers | whole `fit` (s) | of which epochs (s) | added to `fit` (s) |", "|---|---|---|---|"]
     for row in results["rows"]:
         added = "" if row["setting"] == "none" or row["added_s"] is None else f"{row['added_s']:+.1f}"
         lines.append(f"| {row['setting']} | {row['fit_s']:.1f} | {row['epochs_s']:.1f} | {added} |")
-    lines += ["", f"Creating a new MLflow SQLite store (once per store): {results['mlflow_store_creation_s']:.1f} s."]
+    if "mlflow_store_creation_s" in results:
+        lines += ["", f"Creating a new MLflow SQLite store (once per store): {results['mlflow_store_creation_s']:.1f} s."]
     return "\n".join(lines) + "\n"
 
 
@@ -103,12 +111,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.one:
         print(json.dumps(measure(args.one[0], Path(args.one[1]))))
         return {}
-    trackers = {name: importlib.metadata.version(name) for name in ("tensorboard", "mlflow", "wandb")}
+    trackers = {name: _version(name) for name in ("tensorboard", "mlflow", "wandb")}
     machine = {"device": device_name(torch.device("cpu")), "torch": torch.__version__, "trackers": trackers}
     results = {"machine": machine,
                "model": MODEL, "recipe": RECIPE, "rounds": args.rounds, "runs": [], "rows": []}
-    with tempfile.TemporaryDirectory() as scratch:
-        results["mlflow_store_creation_s"] = _mlflow_store(Path(scratch))
+    if any("mlflow" in SETTINGS[setting] for setting in args.settings):
+        with tempfile.TemporaryDirectory() as scratch:
+            results["mlflow_store_creation_s"] = _mlflow_store(Path(scratch))
     for round_ in range(args.rounds):
         order = args.settings[round_ % len(args.settings):] + args.settings[: round_ % len(args.settings)]
         for setting in order:

@@ -33,10 +33,11 @@ def data():
 
 
 @pytest.fixture(autouse=True)
-def local_trackers(monkeypatch):
+def local_trackers(monkeypatch, tmp_path):
     """Every tracker keeps to the test's folders: no server, no account."""
     for name in ("MLFLOW_TRACKING_URI", "WANDB_MODE", "WANDB_PROJECT", "WANDB_API_KEY"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))  # where W&B stages artifacts until a sync
 
 
 @pytest.fixture(scope="module")
@@ -310,3 +311,30 @@ def test_fine_tuning_logs_through_the_same_interface(tmp_path):
         [r["val_accuracy"] for r in result.fit.history])
     assert len(events.Tags()["images"]) == 2
     assert "(p=" in events.Tensors("predictions/text_summary")[0].tensor_proto.string_val[0].decode()
+
+
+def test_the_docs_show_the_committed_tracking_overhead(repo_script):
+    import json
+
+    from mmzoo.bench.docs_tables import read_block
+
+    root = Path(__file__).resolve().parents[2]
+    results = root / "studies" / "results" / "tracking-overhead" / "results.json"
+    if not results.is_file():
+        pytest.skip("no tracking-overhead result committed yet")
+    script = repo_script("studies/tracking_overhead.py")
+    results = json.loads(results.read_text())
+    assert results["rows"] == script.summarize(results["runs"])
+    assert read_block(root / "docs" / "training.md", script.MARKERS).strip() == script.markdown(results).strip()
+
+
+@pytest.mark.slow
+def test_the_overhead_study_times_each_setting(repo_script, tmp_path):
+    pytest.importorskip("tensorboard")
+    script = repo_script("studies/tracking_overhead.py")
+    results = script.main(["--rounds", "1", "--settings", "none", "tensorboard", "--out", str(tmp_path)])
+    rows = {row["setting"]: row for row in results["rows"]}
+    assert set(rows) == {"none", "tensorboard"} and rows["none"]["added_s"] == 0
+    assert rows["tensorboard"]["added_s"] == pytest.approx(rows["tensorboard"]["fit_s"] - rows["none"]["fit_s"])
+    assert all(0 < row["epochs_s"] <= row["fit_s"] for row in rows.values())
+    assert (tmp_path / "results.md").read_text() == script.markdown(results)
