@@ -33,7 +33,9 @@ def _block(page: Path, name: str) -> str:
 
 def _page_of(name: str) -> Path:
     """The docs page that shows the table called ``name``."""
-    return next(page for page in (BENCH_PAGE, STUDIES_PAGE) if f"<!-- bench:{name} -->" in page.read_text())
+    pages = [page for page in (BENCH_PAGE, STUDIES_PAGE) if f"<!-- bench:{name} -->" in page.read_text()]
+    assert pages, f"no page shows {name}: add its <!-- bench:{name} --> block and run benchmarks/update_docs.py"
+    return pages[0]
 
 
 def _table_lines(block: str) -> tuple[list[str], list[list[str]]]:
