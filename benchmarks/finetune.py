@@ -48,14 +48,14 @@ STEPS = (100, 300)
 SEEDS = (51, 52, 53)
 
 
-def write_task(root: Path, seed: int = 0) -> Path:
+def write_task(root: Path, splits: dict[str, int] = SPLITS, seed: int = 0) -> Path:
     """The three-class task in the own-data format (what a user would write with their own code)."""
-    total = sum(SPLITS.values())
+    total = sum(splits.values())
     scene, _ = sample_scene("shapes", total, seed=seed)
     kinds = np.random.default_rng(seed).permutation(np.arange(total) % len(CLASSES))
     scene.kinds[:, 0] = kinds
     out = render(scene)
-    splits = [name for name, count in SPLITS.items() for _ in range(count)]
+    parts = [name for name, count in splits.items() for _ in range(count)]
     (root / "rgb").mkdir(parents=True)
     (root / "lidar").mkdir()
     with open(root / "labels.csv", "w", newline="") as handle:
@@ -64,12 +64,12 @@ def write_task(root: Path, seed: int = 0) -> Path:
         for i in range(total):
             Image.fromarray(out.rgba[i]).save(root / "rgb" / f"frame{i:04d}.png")
             np.save(root / "lidar" / f"frame{i:04d}.npy", out.depth[i])
-            writer.writerow([f"frame{i:04d}", CLASSES[kinds[i]], splits[i]])
+            writer.writerow([f"frame{i:04d}", CLASSES[kinds[i]], parts[i]])
     return root
 
 
-def run_one(data: Path, start: str, steps: int, seed: int, threads: int) -> dict:
-    epochs = steps // (SPLITS["train"] // BATCH)
+def run_one(data: Path, start: str, steps: int, seed: int, threads: int, splits: dict[str, int] = SPLITS) -> dict:
+    epochs = max(1, steps // (splits["train"] // BATCH))
     began = time.perf_counter()
     result = finetune(ARCH, data, **STARTS[start], epochs=epochs, batch_size=BATCH, seed=seed,
                       options=EngineOptions(device="cpu", progress=False, threads=threads))
@@ -84,10 +84,10 @@ def run_one(data: Path, start: str, steps: int, seed: int, threads: int) -> dict
             "train_time_s": round(result.fit.train_time_s, 1), "wall_s": round(wall, 1), "start_weights": result.start}
 
 
-def summarise(runs: list[dict], machine: str) -> tuple[dict, str]:
+def summarise(runs: list[dict], machine: str, splits: dict[str, int] = SPLITS) -> tuple[dict, str]:
     rows = []
     for start in STARTS:
-        for steps in STEPS:
+        for steps in sorted({r["steps"] for r in runs}):
             done = [r for r in runs if r["start"] == start and r["steps"] == steps]
             if not done:
                 continue
@@ -101,43 +101,52 @@ def summarise(runs: list[dict], machine: str) -> tuple[dict, str]:
               f"{', '.join(f'{a:.3f}' for a in r['test_accuracy'])} | {r['mean_test_accuracy']:.3f} | "
               f"{r['mean_train_time_s']:.1f} |" for r in rows]
     lines.append("")
-    lines.append(f"Task: cube / sphere / torus, {SPLITS['train']} train, {SPLITS['val']} val, {SPLITS['test']} test "
+    lines.append(f"Task: cube / sphere / torus, {splits['train']} train, {splits['val']} val, {splits['test']} test "
                  f"samples (generator, written in the own-data format), `{ARCH}`, batch {BATCH}, Adam 1e-3 cosine. "
                  f"Machine: {machine}.")
-    return {"arch": ARCH, "classes": CLASSES, "splits": SPLITS, "machine": machine, "rows": rows}, "\n".join(lines)
+    return {"arch": ARCH, "classes": CLASSES, "splits": splits, "machine": machine, "rows": rows}, "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/finetune"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--work", type=Path, help="where the task folder is written (default: a temp folder)")
-    args = parser.parse_args()
+    parser.add_argument("--steps", type=int, nargs="+", default=list(STEPS), help="step budgets (default 100 300)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--samples", type=int, nargs=3, default=list(SPLITS.values()), metavar=("TRAIN", "VAL", "TEST"))
+    args = parser.parse_args(argv)
+    splits = dict(zip(SPLITS, args.samples))
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="mmzoo-finetune-"))
     data = work / "task"
     if not (data / "labels.csv").is_file():
-        write_task(data)
-    machine = f"{device_name(torch.device('cpu'))}, {args.threads} thread(s), torch {torch.__version__}, " \
-              f"python {platform.python_version()}, mmzoo {mmzoo.__version__}"
+        write_task(data, splits)
+    machine = f"{device_name(torch.device('cpu'))}, torch {torch.__version__}, python {platform.python_version()}, " \
+              f"mmzoo {mmzoo.__version__} (installed wheel: {Path(mmzoo.__file__).parent})"
     log = args.out / "runs.jsonl"
     runs = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
     done = {(r["start"], r["steps"], r["seed"]) for r in runs}
-    for steps in STEPS:
-        for seed in SEEDS:
+    for steps in args.steps:
+        for seed in args.seeds:
             for start in STARTS:
                 if (start, steps, seed) in done:
                     continue
-                run = run_one(data, start, steps, seed, args.threads)
+                run = run_one(data, start, steps, seed, args.threads, splits)
                 print(json.dumps({k: run[k] for k in ("start", "steps", "seed", "test_accuracy", "train_time_s")}),
                       flush=True)
                 with open(log, "a") as handle:
                     handle.write(json.dumps(run) + "\n")
                 runs.append(run)
-                summary, table = summarise(runs, machine)
-                (args.out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-                (args.out / "results.md").write_text(table + "\n")
+                write_summary(args.out, runs, machine, splits)
+    write_summary(args.out, runs, machine, splits)
+
+
+def write_summary(out: Path, runs: list[dict], machine: str, splits: dict[str, int]) -> None:
+    summary, table = summarise(runs, machine, splits)
+    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "results.md").write_text(table + "\n")
 
 
 if __name__ == "__main__":

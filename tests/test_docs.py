@@ -111,7 +111,8 @@ _RUNNER = textwrap.dedent(
             sys.exit(f"python block {number} failed; it starts: {code.strip().splitlines()[0]!r}")
     """
 )
-PYTHON_PAGES = [page for page in PAGES if blocks(page, ("python",))]
+# docs/finetune.md's Python blocks use the folder its commands write: tests/test_finetune_tutorial.py runs them all.
+PYTHON_PAGES = [page for page in PAGES if blocks(page, ("python",)) and page.name != "finetune.md"]
 
 
 @pytest.mark.parametrize("page", PYTHON_PAGES, ids=page_id)
@@ -150,6 +151,8 @@ _TORCHRUN = Elsewhere("tests/train/test_distributed.py::test_mmzoo_train_under_t
 _EXPORT = Elsewhere("tests/test_weights_export.py::test_export_writes_the_three_files_and_the_index")
 _DROPOUT = Elsewhere("tests/bench/test_robustness.py::test_the_dropout_comparison_merges_its_shards_into_mean_and_spread")
 _FIDELITY = Elsewhere("tests/studies/test_study_scripts.py::test_fidelity_dynamics_counts_the_runs_that_left_ln2")
+_TUTORIAL = Elsewhere("tests/test_finetune_tutorial.py::test_the_tutorial_runs_in_order_in_an_empty_folder",
+                      "every block of the page, in order, in one folder")
 _DOCS = Elsewhere("tests/bench/test_published.py::test_update_docs_script_rewrites_the_pages_from_the_rows")
 
 #: Every shell command the README and docs show, and how it is exercised. A new command needs an entry.
@@ -241,6 +244,14 @@ COMMANDS: dict[str, Run | Elsewhere] = {
         Elsewhere("tests/release/test_golden.py::test_recording_changes_nothing_else_and_the_cli_checks"),
     "python benchmarks/inference_speed.py":
         Elsewhere("tests/release/test_inference_speed.py::test_the_script_writes_rows_and_the_machine"),
+    # docs/finetune.md: its blocks build on each other (a folder, then a model), so one test runs them all in order
+    **{command: _TUTORIAL for command in (
+        "mmzoo train late_fusion_strided --pretrained --data-dir my_data --out my_model --freeze encoders --set epochs=20",
+        "mmzoo predict local-dir:my_model my_data --split test --out predictions.csv",
+        "mmzoo evaluate local-dir:my_model my_data --split test --plot confusion.png",
+    )},
+    "HF_HUB_OFFLINE=1 nice python benchmarks/finetune.py --threads 1 --out benchmarks/results/finetune":
+        Elsewhere("tests/test_finetune_tutorial.py::test_the_benchmark_script_runs_a_tiny_task"),
 }
 
 
