@@ -30,6 +30,7 @@ def folder(tmp_path):
     return root
 
 
+@pytest.mark.slow
 def test_train_pretrained_freeze_predict_evaluate(folder, tmp_path, capsys):
     out = tmp_path / "model"
     assert main(["train", "late_fusion_strided", "--pretrained", "shapes_v1", "--data-dir", str(folder), "--out",
@@ -55,6 +56,7 @@ def test_train_pretrained_freeze_predict_evaluate(folder, tmp_path, capsys):
     assert "confusion matrix (rows: true, columns: predicted)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_regression_targets_from_scratch(folder, tmp_path, capsys):
     rows = ["id,speed,height"] + [f"x{i:02d},{i},{-2 * i}" for i in range(18)]
     (folder / "labels.csv").write_text("\n".join(rows) + "\n")
