@@ -55,6 +55,13 @@ def test_export_writes_the_three_files_and_the_index(exported):
     assert not (mmzoo.pretrained.index.INDEX_PATH.parent / "tiny").exists()  # the package index was not touched
 
 
+def test_the_exported_files_are_what_the_index_writes(exported):
+    from mmzoo.release.weight_files import stale_files
+
+    root, _, _ = exported
+    assert stale_files(root / "weights", root / "index.json") == []
+
+
 def test_the_metrics_are_the_exported_models_own(exported):
     from mmzoo.train import evaluate, get_recipe, recipe_tensors
 

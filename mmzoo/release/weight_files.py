@@ -60,7 +60,12 @@ def config_for(weight: WeightInfo, golden: dict[str, Any] | None = None) -> dict
 
 
 def folder_texts(weight: WeightInfo, golden: dict[str, Any] | None = None) -> dict[str, str]:
-    """``{"config.json": text, "README.md": text}``: the two files of ``weight``'s folder, byte for byte."""
+    """``{"config.json": text, "README.md": text}``: the two files of ``weight``'s folder, byte for byte.
+
+    The weight is read as the index stores it (keys sorted), so that the files an export writes are the ones a
+    later rewrite from the index gives.
+    """
+    weight = WeightInfo.from_dict(json.loads(json.dumps(weight.to_dict(), sort_keys=True)))
     config = json.dumps(config_for(weight, golden), indent=2) + "\n"
     return {CONFIG_NAME: config, CARD_NAME: render_card(weight, model_info(weight.architecture))}
 
