@@ -3,8 +3,9 @@
 ``mmzoo/pretrained/index.json`` ships inside the wheel, so an installed mmzoo knows each weight's Hub repo,
 pinned revision, file name, sha256, size, parameter count, metrics, recipe and input spec without the
 ``weights/`` folder of a source checkout. ``mmzoo export`` rewrites it (deterministically: sorted keys, fixed
-indentation); importing mmzoo registers its entries (:func:`register_index`). A test proves every entry true
-against the files in ``weights/``.
+indentation); importing mmzoo registers its entries (:func:`register_index`). It is the one record of each weight's
+metadata: the folders' ``config.json`` and model cards are written from it (``mmzoo weights --write-files``,
+:mod:`mmzoo.release.weight_files`). A test proves every entry true against the files in ``weights/``.
 
 The file::
 
