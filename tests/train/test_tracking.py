@@ -326,6 +326,12 @@ def test_the_docs_show_the_committed_tracking_overhead(repo_script):
     results = json.loads(results.read_text())
     assert results["rows"] == script.summarize(results["runs"])
     assert read_block(root / "docs" / "training.md", script.MARKERS).strip() == script.markdown(results).strip()
+    # what the prose under the table says of it
+    text = " ".join((root / "docs" / "training.md").read_text().split())
+    plain = [run["epochs_s"] for run in results["runs"] if run["setting"] == "none"]
+    assert f"took from {min(plain):.0f} to {max(plain):.0f} s with the other load" in text
+    added = {row["setting"]: row["added_outside_s"] for row in results["rows"]}
+    assert 0 < added["tensorboard"] < added["wandb"] < added["mlflow"], "docs: TensorBoard least, MLflow most"
 
 
 @pytest.mark.slow
@@ -338,3 +344,50 @@ def test_the_overhead_study_times_each_setting(repo_script, tmp_path):
     assert rows["tensorboard"]["added_s"] == pytest.approx(rows["tensorboard"]["fit_s"] - rows["none"]["fit_s"])
     assert all(0 < row["epochs_s"] <= row["fit_s"] for row in rows.values())
     assert (tmp_path / "results.md").read_text() == script.markdown(results)
+
+
+def _table(name: str, **fields):
+    from mmzoo.bench.tables import BenchTable
+
+    return BenchTable(name=name, title=name, caption="tracking test", recipe="assignment",
+                      overrides=("train_frames=64", "val_frames=32", "epochs=1"), models=(MODEL,), **fields)
+
+
+@pytest.mark.slow
+def test_a_benchmark_table_is_one_experiment_with_a_run_per_row(tmp_path, mlflow_store):
+    from mlflow import MlflowClient
+
+    from mmzoo.bench import load_rows, run_table
+
+    root = mlflow_store(tmp_path)
+    run_table(_table("tinytrack", reference=(MODEL,)), out_dir=tmp_path, progress=False,
+              options={"device": "cpu"}, log="mlflow")
+    rows = {row["loop"]: row for row in load_rows(tmp_path / "tinytrack")}
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("bench-tinytrack").experiment_id])
+    by_loop = {run.data.params["bench.loop"]: run for run in runs}
+    assert sorted(by_loop) == ["engine", "reference"]  # the notebook-style loop's row too
+    for loop, run in by_loop.items():
+        assert run.info.status == "FINISHED" and run.data.params["architecture"] == MODEL
+        assert run.data.metrics["final.val_loss"] == pytest.approx(rows[loop]["val_loss"])
+        assert run.data.metrics["final.train_samples_per_s"] == pytest.approx(rows[loop]["train_samples_per_s"])
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1]
+
+
+@pytest.mark.slow
+def test_seeds_at_once_log_one_run_per_seed(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mmzoo.bench import load_rows, run_table
+
+    run_table(_table("tinyseeds", seeds=(1, 2)), out_dir=tmp_path, progress=False, options={"device": "cpu"},
+              seeds_at_once=True, log="tensorboard")
+    rows = {row["seed"]: row for row in load_rows(tmp_path / "tinyseeds")}
+    folders = sorted((tmp_path / "tensorboard" / "bench-tinyseeds").iterdir())
+    assert len(folders) == 2
+    for folder in folders:
+        events = EventAccumulator(str(folder))
+        events.Reload()
+        seed = int(folder.name.split("--seed")[1].split("--")[0])
+        assert events.Scalars("val_loss")[0].value == pytest.approx(rows[seed]["history"][0]["val_loss"])
