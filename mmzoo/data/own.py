@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mmzoo.data.frames import Frames
-from mmzoo.data.samples import assemble_frames, default_angles, frames_from_arrays, prepare_image, prepare_range
+from mmzoo.data.samples import assemble_frames, frames_from_arrays, prepare_image, prepare_range
 from mmzoo.data.sensor import MAX_RANGE
 from mmzoo.errors import DataFormatError, LabelsFileError, UnpairedFilesError
 

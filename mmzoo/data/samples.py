@@ -85,7 +85,8 @@ def _range_values(lidar: Any, what: str) -> np.ndarray:
         except (ValueError, OSError) as err:
             if isinstance(err, FileNotFoundError):
                 raise
-            raise DataFormatError(f"{what} is not a readable .npy array ({err}); save range images with np.save") from None
+            raise DataFormatError(f"{what} is not a readable .npy array ({err}); save range images with "
+                                  "np.save") from None
     array = lidar.numpy() if hasattr(lidar, "numpy") and not isinstance(lidar, np.ndarray) else np.asarray(lidar)
     if array.dtype.kind not in "fiu":
         raise DataFormatError(f"{what} holds {array.dtype} values; a range image holds numbers (distances)")
@@ -174,7 +175,8 @@ def assemble_frames(images: list, ranges: list, labels, values, class_names, tar
         label_array, names = class_indices([str(v) for v in labels], class_names, where)
     positions = None
     if values is not None:
-        positions = np.asarray(values.numpy() if hasattr(values, "numpy") else values, np.float32).reshape(len(images), -1)
+        values = values.numpy() if hasattr(values, "numpy") else values
+        positions = np.asarray(values, np.float32).reshape(len(images), -1)
         meta["target_names"] = tuple(target_names or (f"value_{i}" for i in range(positions.shape[1])))
     meta["task"] = "classification" if label_array is not None else ("values" if positions is not None else "")
     return Frames(rgba=rgba, depth=np.stack([d for d, _, _ in ranges]), azimuth=ranges[0][1], zenith=ranges[0][2],

@@ -79,7 +79,8 @@ class FusionTransforms:
         return self._check_mode(frames_from_arrays(rgb, lidar, image_size=self.size,
                                                    max_range=self.config.no_return, **targets))
 
-    def tensors(self, frames: Frames, target: str | None = None, device: torch.device | str | None = None) -> FusionTensors:
+    def tensors(self, frames: Frames, target: str | None = None,
+                device: torch.device | str | None = None) -> FusionTensors:
         """``FusionTensors`` as the engine trains on them (RGB uint8, LiDAR in this weight's representation);
         ``target`` defaults to :func:`target_kind` (none for frames without targets: zeros)."""
         if target is None:

@@ -30,13 +30,15 @@ def _described(result: FinetuneResult) -> dict[str, Any]:
     model, recipe = result.model, result.recipe
     spec = model.input_spec
     return {
-        "tag": "finetuned", "architecture": model.arch_name, "repo_id": "", "num_params": sum(p.numel() for p in model.parameters()),
+        "tag": "finetuned", "architecture": model.arch_name, "repo_id": "",
+        "num_params": sum(p.numel() for p in model.parameters()),
         "dataset": result.data_config.dataset or "own data", "split": "val",
         "metrics": {key: round(float(value), 6) for key, value in result.best.items()},
         "recipe": recipe.name, "recipe_config": recipe.to_dict(), "model_kwargs": dict(model.arch_kwargs),
         "input_spec": spec.to_dict(), "license": "other",
         "training": {
-            "start": result.start, "device": result.fit.device, "device_name": device_name(torch.device(result.fit.device)),
+            "start": result.start, "device": result.fit.device,
+            "device_name": device_name(torch.device(result.fit.device)),
             "torch_version": torch.__version__.split("+")[0], "epochs": recipe.epochs,
             "best_epoch": result.fit.best_epoch, "train_time_s": round(result.fit.train_time_s, 1),
             "train_samples": len(result.train_ids), "val_samples": len(result.val_ids),
