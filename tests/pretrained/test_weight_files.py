@@ -12,6 +12,7 @@ import pytest
 
 import mmzoo
 from mmzoo.cli import main
+from mmzoo.data.sets import DATASETS
 from mmzoo.pretrained.data_config import DATA_CONFIG_KEY, data_config_for
 from mmzoo.pretrained.folder import CONFIG_NAME, CONFIG_TOP_LEVEL, WEIGHTS_NAME
 from mmzoo.pretrained.index import read_index, write_index
@@ -82,6 +83,8 @@ def test_the_metadata_is_true_of_the_weights(name):
     assert gain == pytest.approx(weight.model_kwargs.get("lidar_scale", gain))
     recipe = weight.recipe_config
     assert (weight.dataset, weight.split, weight.recipe) == (recipe["dataset"], "val", recipe["name"])
+    assert weight.dataset_version == DATASETS[weight.dataset].version, "metrics name the generator's version"
+    assert weight.num_params == sum(p.numel() for p in model.parameters())
     assert weight.training["val_metrics_during_training"].keys() <= weight.metrics.keys()
     assert "--model-arg" not in weight.training["command"], "cards show the current spelling, --set"
 
