@@ -6,6 +6,8 @@
     mmzoo export late_fusion intermediate_add --run-dir 'runs/assignment/{model}/seed51'   # several at once
     mmzoo export late_fusion --set train_frames=64 --set val_frames=32 --set epochs=1 --out /tmp/w  # a quick try
     mmzoo export intermediate_cat --set lidar_scale=0.02 --run-dir runs/assignment-scaled/intermediate_cat/seed51
+    mmzoo weights --check-files        # the weight folders' config.json and cards against the index
+    mmzoo weights --write-files        # rewrite them from the index (never model.safetensors)
 """
 from __future__ import annotations
 
