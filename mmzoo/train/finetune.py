@@ -170,5 +170,5 @@ def finetune(
     weight = getattr(net, "pretrained_cfg", None)
     start = (weight.name if weight is not None and weight.tag else name) if load else \
         f"{split_model_name_tag(name)[0]} (random init)"
-    return FinetuneResult(result, start, trained, list(train.metadata.get("ids", [])),
-                          list(val.metadata.get("ids", [])))
+    ids = [list(part.metadata.get("ids") or map(str, range(len(part)))) for part in (train, val)]
+    return FinetuneResult(result, start, trained, *ids)

@@ -148,3 +148,14 @@ def test_fiftyone_is_not_imported_by_mmzoo_data():
     import mmzoo.data.tensors  # noqa: F401
 
     assert "fiftyone" not in sys.modules or sys.modules["fiftyone"] is None
+
+
+def test_fiftyone_frames_fine_tune_like_a_folder(store):
+    """The FiftyOne reader's frames go straight into finetune (one of the own-data sources, docs/finetune.md)."""
+    from mmzoo.train import EngineOptions, finetune
+
+    train, val = read_fiftyone_dataset(store.dataset, split="train"), read_fiftyone_dataset(store.dataset, split="val")
+    result = finetune("late_fusion_strided.shapes_v1", (train, val), keep_head=True, epochs=1, batch_size=2,
+                      options=EngineOptions(device="cpu", progress=False))
+    assert result.recipe.loss == "bce" and result.data_config.class_names == ("cube", "sphere")
+    assert len(result.train_ids) == 6 and result.model.num_outputs == 1
