@@ -2,6 +2,7 @@
 
     python benchmarks/zoo_campaign.py --out "$OUT"                # on the GPU machine (benchmarks/gpu_checks.sh)
     python benchmarks/zoo_campaign.py --out /tmp/c --tiny --device cpu --workers 2   # the CPU rehearsal (a test)
+    python benchmarks/zoo_campaign.py --unpack FOLDER   # back here: results, weights/ and the index, in place
 
 Steps, all inside ``--budget-s`` seconds (default 420, so that a 15-minute lease holds the machine's start, this
 and a rerun):
@@ -36,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mmzoo.pretrained.index import INDEX_PATH, read_index, write_index
 from mmzoo.release.export import default_index_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +136,7 @@ def pack(out: Path, results: list[Path], weights_dir: Path, statuses: list[dict[
     index = default_index_path(weights_dir)
     manifest = {**info, "archives": {f"weights-{i}.tar": names for i, names in enumerate(bins, 1)},
                 "left_out": {name: _reproduce(name, statuses) for name in left_out},
-                "index": json.loads(index.read_text()) if index.exists() else {}, "weights": statuses}
+                "index": read_index(index), "weights": statuses}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
     return manifest
 
@@ -143,6 +145,20 @@ def _reproduce(name: str, statuses: list[dict[str, Any]]) -> str:
     status = next(s for s in statuses if s.get("name") == name)
     return f"python benchmarks/run_tables.py --tables {status['table']} --models {status['model']}" \
            f" && python benchmarks/zoo_weights.py --tables {status['table']} --models {status['model']}"
+
+
+def unpack(folder: Path, root: Path = ROOT, index_path: Path = INDEX_PATH) -> list[str]:
+    """Put a campaign's files where they belong in this checkout: the results at ``root``, the packed weights under
+    ``root/weights/``, their index entries into the package's index. Returns the weights added."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    with tarfile.open(folder / "results.tgz") as archive:
+        archive.extractall(root, filter="data")
+    for name in manifest["archives"]:
+        with tarfile.open(folder / name) as archive:
+            archive.extractall(root, filter="data")
+    packed = [weight for names in manifest["archives"].values() for weight in names]
+    write_index({**read_index(index_path), **{name: manifest["index"][name] for name in packed}}, index_path)
+    return packed
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
@@ -160,8 +176,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs")
     parser.add_argument("--max-files", type=int, default=8)
     parser.add_argument("--max-file-mib", type=float, default=16.0)
+    parser.add_argument("--unpack", type=Path, metavar="FOLDER",
+                        help="on the development machine: put a campaign's returned files into this checkout")
     parser.add_argument("--shard", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.unpack:
+        print("weights added:", ", ".join(unpack(args.unpack)) or "none")
+        return None
     if args.tiny:
         args.models = args.models or list(TINY_MODELS)
         args.overrides = [*TINY_RECIPE, *args.overrides]

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mmzoo.bench import load_rows, run_table
 from mmzoo.bench.report import save_figure
@@ -41,8 +40,7 @@ SUBSET = ("late_fusion", "late_mlb", "course_intermediate_matmul", "intermediate
           "intermediate_cat", "intermediate_lmf", "mmtm")
 
 
-@dataclass(frozen=True)
-class Study:
+class Study(NamedTuple):
     """One task's long runs: the recipe (``overrides`` on a built-in one), the models and the figure read."""
 
     task: str
@@ -73,6 +71,13 @@ PROBE_RECIPES = (
 )
 
 
+def _drop_harness_reports(folder: Path) -> None:
+    """Remove the harness's table report of the long runs: the study's own report (``<task>.{json,md,png}``) is
+    what it publishes, and the rows stay (``rows/``)."""
+    for name in ("results.json", "results.csv", "results.md", "curves.png"):
+        (folder / name).unlink(missing_ok=True)
+
+
 def study_table(study: Study, models: tuple[str, ...], seeds: tuple[int, ...], name: str | None = None) -> BenchTable:
     """The harness table of ``study``'s long runs (its rows land in ``zoo-plateau/<task>/rows/``)."""
     return BenchTable(
@@ -100,12 +105,14 @@ def _spread(values: list[float]) -> float | None:
     return statistics.stdev(values) if len(values) > 1 else None
 
 
-def agreement(curves: list[list[float]], epochs: int, resolution: float) -> dict[str, Any]:
-    """Mean and spread over seeds after ``epochs`` and after twice as many, and whether they agree."""
+def agreement(curves: list[list[float]], epochs: int, resolution: float, borrowed: float = 0.0) -> dict[str, Any]:
+    """Mean and spread over seeds after ``epochs`` and after twice as many, and whether they agree. A single seed
+    has no spread of its own: ``borrowed`` (the median spread of the architectures measured with several seeds at
+    the same budget) stands in for it."""
     at_n = [curve[epochs - 1] for curve in curves]
     at_2n = [curve[2 * epochs - 1] for curve in curves]
     spreads = [s for s in (_spread(at_n), _spread(at_2n)) if s is not None]
-    tolerance = max([*spreads, resolution])
+    tolerance = max([*spreads, resolution] if spreads else [borrowed, resolution])
     change = statistics.fmean(at_2n) - statistics.fmean(at_n)
     return {"epochs": epochs, "mean_n": statistics.fmean(at_n), "mean_2n": statistics.fmean(at_2n),
             "spread": max(spreads) if spreads else None, "tolerance": tolerance, "change": change,
@@ -139,10 +146,16 @@ def analyse(study: Study, rows: list[dict[str, Any]]) -> dict[str, Any]:
         by_model.setdefault(row["model"], []).append(row)
     half = recipe["epochs"] // 2
     budgets = [n for n in (1, 2, 3, 4, 5, 6, 8, 10) if n <= half]
+    curves_of = {model: [selected_curve(row["history"], study.metric) for row in model_rows]
+                 for model, model_rows in by_model.items()}
+    borrowed = {}
+    for n in budgets:
+        spreads = [agreement(curves, n, resolution)["spread"] for curves in curves_of.values() if len(curves) > 1]
+        borrowed[n] = statistics.median(spreads) if spreads else 0.0
     models = {}
     for model, model_rows in by_model.items():
-        curves = [selected_curve(row["history"], study.metric) for row in model_rows]
-        checks = [agreement(curves, n, resolution) for n in budgets]
+        curves = curves_of[model]
+        checks = [agreement(curves, n, resolution, borrowed[n]) for n in budgets]
         plateau = next((c["epochs"] for c in checks if c["agrees"] and all(d["agrees"] for d in checks
                                                                           if d["epochs"] >= c["epochs"])), None)
         models[model] = {
@@ -208,7 +221,8 @@ def markdown(result: dict[str, Any]) -> str:
             mark = "✓" if check["agrees"] else "✗"
             cells.append(f"{check['mean_n']:.{digits}f}→{check['mean_2n']:.{digits}f} {mark}")
         plateau = entry["plateau_epochs"]
-        lines.append(f"| {model} | {len(entry['seeds'])} | " + " | ".join(cells)
+        seeds = f"{len(entry['seeds'])}" + (" (spread borrowed)" if len(entry["seeds"]) == 1 else "")
+        lines.append(f"| {model} | {seeds} | " + " | ".join(cells)
                      + f" | {'still improving' if plateau is None else f'{plateau} epochs'} |")
     chosen = result["chosen_epochs"]
     summary = (f"Chosen budget: {chosen} epochs ({result['chosen_steps']} steps)" if chosen else
@@ -244,6 +258,7 @@ def probe(threads: int, train: bool = True) -> str:
         if train:
             run_table(study_table(study, PROBE_MODELS, (51,)), out_dir=OUT, runs_dir=ROOT / "runs",
                       options={"threads": threads, "amp": None}, progress=False)
+            _drop_harness_reports(OUT / study.task)
         for row in study_rows(study):
             found[f"{row['model']} {' '.join(change)}"] = {
                 "curve": selected_curve(row["history"], "val_mse"), "device": row["device"],
@@ -282,6 +297,7 @@ def main() -> None:
                 run_table(study_table(study, study.models, study.seeds), out_dir=OUT, runs_dir=ROOT / "runs",
                           models=(model,), seeds=(seed,), options={"threads": args.threads, "amp": None},
                           progress=False)
+                _drop_harness_reports(OUT / study.task)
                 report(study)
     result = report(study)
     print(markdown(result) if result else "no finished rows yet")

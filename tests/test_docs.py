@@ -154,6 +154,8 @@ _FIDELITY = Elsewhere("tests/studies/test_study_scripts.py::test_fidelity_dynami
 _TUTORIAL = Elsewhere("tests/test_finetune_tutorial.py::test_the_tutorial_runs_in_order_in_an_empty_folder",
                       "every block of the page, in order, in one folder")
 _DOCS = Elsewhere("tests/bench/test_published.py::test_update_docs_script_rewrites_the_pages_from_the_rows")
+_CAMPAIGN = Elsewhere("tests/bench/test_zoo_campaign.py::"
+                      "test_the_campaign_trains_both_tables_exports_the_best_seeds_and_packs_within_the_limits")
 
 #: Every shell command the README and docs show, and how it is exercised. A new command needs an entry.
 COMMANDS: dict[str, Run | Elsewhere] = {
@@ -192,10 +194,15 @@ COMMANDS: dict[str, Run | Elsewhere] = {
         Elsewhere("tests/bench/test_seeds_at_once.py::test_the_bench_command_passes_seeds_at_once_and_the_graphs"),
     "python benchmarks/run_tables.py": _HARNESS,
     "python benchmarks/update_docs.py": _DOCS,
-    "python benchmarks/run_tables.py --tables zoo-shapes --threads 1 &":
+    "python benchmarks/run_tables.py --tables zoo-shapes --threads 1":
         Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
     "python benchmarks/run_tables.py --tables zoo-cubes --threads 1":
         Elsewhere("tests/bench/test_harness.py::test_the_zoo_tables_hold_every_registered_architecture_once"),
+    **{command: Elsewhere("tests/bench/test_zoo_plateau.py::test_the_study_reports_the_cheapest_budget_all_agree_on")
+       for command in ("python benchmarks/zoo_plateau.py --task shapes", "python benchmarks/zoo_plateau.py --task cubes",
+                       "python benchmarks/zoo_plateau.py --task cubes --stage probe")},
+    **{command: _CAMPAIGN for command in ("python benchmarks/zoo_weights.py",
+                                           "python benchmarks/zoo_campaign.py --unpack FILES_AT")},
     "python studies/fidelity_dynamics.py --shard 0/2 &": _FIDELITY,
     "python studies/fidelity_dynamics.py --shard 1/2": _FIDELITY,
     "python studies/fidelity_dynamics.py --report": _FIDELITY,

@@ -197,7 +197,7 @@ ZOO_CUBES = replace(
     caption=(
         "Every registered architecture with `lidar_scale=0.02` and a 9-output head, the course recipe (MSE, "
         "batch 32) with Adam 1e-3 cosine-annealed to 1e-6 for 10 epochs of 3,200 training frames (1,000 steps, "
-        "the plateau `benchmarks/zoo_plateau.py` measured), validated on 320; synthetic `cubes` v1.0 data; "
+        "chosen with `benchmarks/zoo_plateau.py`), validated on 320; synthetic `cubes` v1.0 data; "
         "position error in scene units; mean ± standard deviation over 3 seeds; the single-modality baselines "
         "`course_rgb_only` and `course_lidar_only` trained alike."
     ),

@@ -44,3 +44,9 @@ def test_the_campaign_trains_both_tables_exports_the_best_seeds_and_packs_within
         names = archive.getnames()
     assert sum("zoo-shapes/rows/" in n for n in names) == 2 and sum("zoo-cubes/rows/" in n for n in names) == 2
     assert not any("/runs/" in n for n in names)
+
+    root, index = tmp_path / "checkout", tmp_path / "checkout" / "index.json"
+    assert campaign.unpack(out, root, index) == [packed]
+    assert (root / "weights" / packed / "model.safetensors").is_file() and (root / "zoo-cubes" / "rows").is_dir()
+    entry = json.loads(index.read_text())["weights"][packed]
+    assert entry["training"]["seed_spread"]["selected_seed"] == spread["selected_seed"]
