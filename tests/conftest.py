@@ -89,3 +89,20 @@ def published(repo_script):
         return module, json.loads(results.read_text()), read_block(page, module.MARKERS)
 
     return load
+
+
+def _slow_tests() -> tuple[set[str], set[str]]:
+    """The files and test ids that ``tests/slow_tests.txt`` lists (see its header)."""
+    from pathlib import Path
+
+    listed = Path(__file__).with_name("slow_tests.txt").read_text().splitlines()
+    entries = {line.strip() for line in listed if line.strip() and not line.startswith("#")}
+    return {e for e in entries if "::" not in e}, {e for e in entries if "::" in e}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests that ``tests/slow_tests.txt`` lists as ``slow`` (``pytest -m "not slow"``: the fast tier)."""
+    files, ids = _slow_tests()
+    for item in items:
+        if item.nodeid in ids or item.nodeid.split("::")[0] in files:
+            item.add_marker(pytest.mark.slow)

@@ -134,9 +134,10 @@ def test_the_loss_went_down(job):
 def test_only_rank_0_wrote_files(job):
     _, _, root, _ = job
     for run in ("even", "resume"):
-        # rank 0 alone writes: its checkpoint, history and the run folder's lock (mmzoo.utils.files.LOCK_NAME)
+        # rank 0 alone writes: its checkpoint, history, per-epoch CSV and the run folder's lock
+        # (mmzoo.utils.files.LOCK_NAME)
         assert sorted(p.name for p in _run_dir(root, run, 0).iterdir()) == [".mmzoo.lock", "checkpoint.pt",
-                                                                             "history.json"]
+                                                                             "epochs.csv", "history.json"]
         assert not _run_dir(root, run, 1).exists()
     assert sorted(p.name for p in root.iterdir()) == ["even", "results0.pt", "results1.pt", "resume"]
 
