@@ -146,6 +146,7 @@ def test_tensorboard_reader_sees_the_scalars_and_images(tmp_path, data):
     assert {"config", "predictions"} <= {tag.split("/")[0] for tag in tags["tensors"]}
 
 
+@pytest.mark.slow
 def test_mlflow_client_finds_the_run_its_params_and_history(tmp_path, data, mlflow_store):
     from mlflow import MlflowClient
 
@@ -168,6 +169,7 @@ def test_mlflow_client_finds_the_run_its_params_and_history(tmp_path, data, mlfl
     assert weights == {"weights/config.json", "weights/model.safetensors"}
 
 
+@pytest.mark.slow
 def test_wandb_offline_run_holds_history_summary_and_config(tmp_path, data):
     pytest.importorskip("wandb")
     result = fit(MODEL, RECIPE, data=data, run_dir=tmp_path / "cat", options=OPTIONS,
@@ -217,6 +219,7 @@ def test_a_resumed_run_continues_its_tracker_runs(tmp_path, data, mlflow_store):
     assert steps == [[1], [2]] and result.best_epoch in (1, 2)
 
 
+@pytest.mark.slow
 def test_a_failing_tracker_never_stops_training(tmp_path, data, monkeypatch):
     pytest.importorskip("mlflow")
     monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed: ``import wandb`` raises ImportError
