@@ -323,10 +323,7 @@ def run_table(
         check_seeds_at_once(Recipe.from_dict(jobs[0]["recipe"]), options)
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
     mine = _assign_run_dirs(_shard_of(jobs, rank, world), runs_root, table.name)
-    tracking = tracking_from(log, root=Path(out_dir).resolve(), experiment=f"bench-{table.name}")
-    for job in mine if tracking is not None else ():
-        # Read by the worker; each row is a run of its own name (a run_name would give every row the same one).
-        job["log"] = {**asdict(tracking), "root": str(Path(tracking.root).resolve()), "run_name": None}
+    _attach_tracking(mine, tracking_from(log, root=Path(out_dir).resolve(), experiment=f"bench-{table.name}"))
     pending = [(job, table_dir / "rows" / f"{job['name']}.json") for job in mine]
     pending = [(job, path) for job, path in pending if not _is_done(path, job)]
     (table_dir / "rows").mkdir(parents=True, exist_ok=True)
@@ -338,6 +335,13 @@ def run_table(
     if failed:
         raise RuntimeError(f"{len(failed)} benchmark row(s) failed: {', '.join(failed)}; their errors are printed above")
     return paths
+
+
+def _attach_tracking(jobs: list[dict[str, Any]], tracking: Tracking | None) -> None:
+    """Give each job the trackers its worker logs to; each row is a run of its own name (a shared run_name would
+    give every row the same one)."""
+    for job in jobs if tracking is not None else ():
+        job["log"] = {**asdict(tracking), "root": str(Path(tracking.root).resolve()), "run_name": None}
 
 
 def _run_with_reports(table: BenchTable, table_dir: Path, reported: list[dict[str, Any]],
