@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import re
 import struct
 import sys
 import warnings
@@ -214,7 +215,10 @@ def test_a_resumed_run_continues_its_tracker_runs(tmp_path, data, mlflow_store):
     events.Reload()
     assert [event.step for event in events.Scalars("val_loss")] == [1, 2]
     sessions = sorted((root / "wandb").glob("offline-run-*"))
-    assert len(sessions) == 2 and len({folder.name.rsplit("-", 1)[1] for folder in sessions}) == 1  # one run id
+    # A session folder is offline-run-DATE_TIME-RUNID, with "-N" added when two sessions start within one second.
+    run_ids = {re.fullmatch(r"offline-run-\d{8}_\d{6}-([a-z0-9]+)(?:-\d+)?", folder.name).group(1)
+               for folder in sessions}
+    assert len(sessions) == 2 and len(run_ids) == 1  # two sessions of one run
     steps = [sorted(s for s, items in wandb_contents(folder)[0].items() if "val_loss" in items) for folder in sessions]
     assert steps == [[1], [2]] and result.best_epoch in (1, 2)
 
