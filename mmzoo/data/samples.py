@@ -24,9 +24,10 @@ from mmzoo.errors import DataFormatError, UnknownClassError
 
 __all__ = ["prepare_image", "prepare_range", "default_angles", "class_indices", "frames_from_arrays", "assemble_frames"]
 
+# Pillow 9 opens a 16-bit PNG as mode "I", later releases as "I;16": "I" names both depths.
 _MODES = {"L": "greyscale", "LA": "greyscale with alpha", "1": "1-bit", "P": "palette", "I;16": "16-bit",
-          "I;16B": "16-bit", "I;16L": "16-bit", "I;16N": "16-bit", "I": "32-bit integer", "F": "32-bit float",
-          "CMYK": "CMYK", "YCbCr": "YCbCr"}
+          "I;16B": "16-bit", "I;16L": "16-bit", "I;16N": "16-bit", "I": "16- or 32-bit integer",
+          "F": "32-bit float", "CMYK": "CMYK", "YCbCr": "YCbCr"}
 _CONVERT = "convert it to 8-bit RGB or RGBA first, e.g. Image.open(p).convert('RGB').save(p)"
 
 

@@ -36,6 +36,12 @@ def make_input_spec(
     )
 
 
+
+def _batch_shape(expected: tuple[int, ...]) -> str:
+    """``(B, C, H, W)`` for an error message. Formatted only when raising: under tracing the sizes may be
+    symbolic, and torch 2.6's dynamo cannot turn one into text."""
+    return f"(B, {', '.join(map(str, expected))})"
+
 class MultiModalNet(nn.Module):
     """Base of every zoo model: ``forward(rgb, lidar)`` validates its inputs, then calls ``forward_fused``.
 
@@ -71,13 +77,13 @@ class MultiModalNet(nn.Module):
 
     def _check(self, modality: str, x: object) -> None:
         expected = self.input_spec.shape(modality)
-        shown = f"(B, {', '.join(map(str, expected))})"
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{self.arch_name}: {modality} must be a torch.Tensor of shape {shown}; got {type(x).__name__}")
+            raise TypeError(f"{self.arch_name}: {modality} must be a torch.Tensor of shape "
+                            f"{_batch_shape(expected)}; got {type(x).__name__}")
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
             hint = " (add a batch dimension with .unsqueeze(0))" if tuple(x.shape) == expected else ""
             raise ValueError(
-                f"{self.arch_name}: expected {modality} of shape {shown} "
+                f"{self.arch_name}: expected {modality} of shape {_batch_shape(expected)} "
                 f"[{self.input_spec.describe()}], got {tuple(x.shape)}{hint}"
             )
         if not x.is_floating_point():
@@ -85,7 +91,8 @@ class MultiModalNet(nn.Module):
                 f"{self.arch_name}: {modality} must be a floating-point tensor, got {x.dtype}; "
                 "convert uint8 images with x.float() / 255"
             )
-        reference = next(self.parameters(), None)
+        parameters = list(self.parameters())  # not next(..., None): torch 2.8's dynamo cannot trace that
+        reference = parameters[0] if parameters else None
         if reference is not None and x.dtype != reference.dtype and not torch.is_autocast_enabled(x.device.type):
             raise ValueError(
                 f"{self.arch_name}: {modality} is {x.dtype} but the model's weights are {reference.dtype}; convert "

@@ -40,13 +40,16 @@ MIN_SIDE = 2  # smallest feature map fused: a 1x1 map has lost all layout
 def backbone_stages(name: str, in_chans: int, input_size: int) -> list[dict[str, int]]:
     """Stages of timm model ``name``: index, channels, stride and map side for ``input_size`` inputs.
 
-    Built on the meta device, so it costs no memory and downloads nothing.
+    Built on the meta device where the backbone allows it, so it costs no memory; it downloads nothing.
 
     >>> [s["side"] for s in backbone_stages("resnet18", 4, 64)]
     [32, 16, 8, 4, 2]
     """
     timm = _timm()
-    with torch.device("meta"):
+    try:
+        with torch.device("meta"):
+            model = timm.create_model(name, features_only=True, in_chans=in_chans, pretrained=False)
+    except NotImplementedError:  # a backbone whose constructor reads a tensor's value (timm 1.0.10's ConvNeXt)
         model = timm.create_model(name, features_only=True, in_chans=in_chans, pretrained=False)
     info = model.feature_info
     return [

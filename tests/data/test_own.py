@@ -142,7 +142,7 @@ def test_unknown_class_is_refused_against_the_models_classes(tmp_path):
         read_own_folder(root, class_names=("cube", "sphere"))
 
 
-@pytest.mark.parametrize("mode, what", [("L", "greyscale"), ("I;16", "16-bit"), ("P", "palette"), ("LA", "greyscale")])
+@pytest.mark.parametrize("mode, what", [("L", "greyscale"), ("I;16", "16-"), ("P", "palette"), ("LA", "greyscale")])
 def test_images_of_another_mode_or_depth(tmp_path, mode, what):
     root = write(tmp_path / "d", n=2)
     array = np.zeros((64, 64), np.uint16 if mode == "I;16" else np.uint8)

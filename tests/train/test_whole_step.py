@@ -4,7 +4,8 @@ import torch
 
 from mmzoo.train import EngineOptions, get_recipe
 from mmzoo.train.data import recipe_tensors
-from mmzoo.train.distributed import setup
+# Imported under another name: pytest 7 runs a module-level function called ``setup`` as nose's module set-up.
+from mmzoo.train.distributed import setup as join_job
 from mmzoo.train.engine import _set_up
 from mmzoo.train.experimental import ExperimentalOptions, fit
 from mmzoo.train.graphed import HostReads
@@ -17,7 +18,7 @@ MODEL = "intermediate_cat_strided"
 
 def _session(recipe, whole_step: bool):
     options = EngineOptions(device="cpu", amp=None, progress=False)
-    session = _set_up(MODEL, recipe, recipe_tensors(recipe), options, setup("cpu", enabled=False), {})
+    session = _set_up(MODEL, recipe, recipe_tensors(recipe), options, join_job("cpu", enabled=False), {})
     if whole_step:
         session.whole_step = WholeStep(session, capture=False)
     return session
