@@ -88,7 +88,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return groups
 
 
-def render(groups: list[dict[str, Any]], machine: str) -> str:
+def render(groups: list[dict[str, Any]], machine: str, torch_versions: str) -> str:
     lines = [
         "| model | loop | runs | left ln 2 | epoch it left (per seed) | best val loss | best val accuracy (per seed) |",
         "|---|---|---|---|---|---|---|",
@@ -101,7 +101,7 @@ def render(groups: list[dict[str, Any]], machine: str) -> str:
     lines.append("")
     lines.append(f"Exact assignment recipe (raw xyza, Adam 1e-3 cosine, batch 32, 20 epochs, 1,600 + 400 frames of "
                  f"`shapes` v1.0), seeds {', '.join(map(str, seeds))}; a run left ln 2 at the first epoch with a "
-                 f"validation loss below {LEFT}. Machine: {machine}, torch {torch.__version__}.")
+                 f"validation loss below {LEFT}. Machine: {machine}, torch {torch_versions}.")
     return "\n".join(lines) + "\n"
 
 
@@ -128,7 +128,8 @@ def report(out: Path) -> str:
         raise SystemExit(f"no finished runs under {out / 'runs'}; run the sweep first")
     groups = summarise(runs)
     machines = sorted({r["machine"] for r in runs})
-    markdown = render(groups, "; ".join(machines))
+    # The torch that trained the runs (each run file records it), not the one writing the report.
+    markdown = render(groups, "; ".join(machines), ", ".join(sorted({r["torch"] for r in runs})))
     write_result(out, {"left_threshold": LEFT, "groups": groups, "machines": machines}, markdown)
     plot(runs, out / "curves.png")
     return markdown

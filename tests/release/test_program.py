@@ -30,10 +30,18 @@ def test_export_program_has_one_dynamic_batch_and_matches_eager(name):
             torch.testing.assert_close(exported(*inputs), eager(*inputs), rtol=0, atol=ATOL, msg=name)
 
 
+# torch 2.9's TorchDynamo cannot trace nn.TransformerEncoderLayer's inference fast path (it has no fake-tensor
+# kernel for aten._transformer_encoder_layer_fwd); torch 2.14 traces it. Measured on those two releases only.
+OLD_DYNAMO = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2]) < (2, 10)
+
+
 @pytest.mark.parametrize("name", mmzoo.list_models())
-def test_compile_fullgraph_has_no_graph_break(name):
+def test_compile_fullgraph_has_no_graph_break(name, request):
     torch.manual_seed(0)
     model = as_deployable(mmzoo.create(name).eval())
+    if OLD_DYNAMO and any(isinstance(m, torch.nn.TransformerEncoderLayer) for m in model.modules()):
+        request.applymarker(pytest.mark.xfail(strict=True, reason="torch < 2.10 cannot capture "
+                                              "nn.TransformerEncoderLayer's inference fast path in one graph"))
     torch._dynamo.reset()
     # fullgraph=True makes TorchDynamo raise on any graph break, whatever the backend: the "eager" backend runs the
     # captured graph as is, so the test checks capture (what fullgraph is about) without inductor's code

@@ -68,7 +68,8 @@ def test_the_published_fidelity_dynamics_are_the_runs(repo_script):
     if not published.is_file():
         pytest.skip("no published fidelity-dynamics result in this checkout")
     runs = [json.loads(p.read_text()) for p in sorted((script.RESULTS / "runs").glob("*.json"))]
-    assert script.render(script.summarise(runs), "; ".join(sorted({r["machine"] for r in runs}))) == published.read_text()
+    machines, versions = "; ".join(sorted({r["machine"] for r in runs})), ", ".join(sorted({r["torch"] for r in runs}))
+    assert script.render(script.summarise(runs), machines, versions) == published.read_text()
     doc = (script.RESULTS.parents[2] / "docs" / "studies.md").read_text()
     for line in published.read_text().splitlines():
         assert line in doc, f"docs/studies.md lacks {line!r}"
