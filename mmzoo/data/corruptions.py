@@ -3,6 +3,8 @@
 Each corruption is registered with the modality it hits and five severity levels whose parameters are data (the
 ``levels`` of its :class:`CorruptionSpec`), following ImageNet-C (Hendrycks & Dietterich, ICLR 2019): severity
 0 is the clean frame, 1..5 grow worse, results are reported per corruption and severity and as their mean.
+The ``misalign_*`` corruptions are calibration errors between the sensors (the camera shifted or rotated against
+the LiDAR, as thu-ml/3D_Corruptions_AD's spatial misalignment): each sensor's own frame stays clean.
 Camera corruptions act on the RGB channels of a ``[0, 1]`` image and keep alpha; LiDAR corruptions act on the
 depth map *before* the xyza conversion, so a lost beam becomes a no-return beam (``depth = max_range``, hit mask
 0) exactly as the sensor model reports one (:mod:`mmzoo.data.sensor`). Combinations (``both_*``) apply one camera
@@ -287,6 +289,39 @@ def _camera_occlusion(rgb: torch.Tensor, side: float, generator: torch.Generator
     cols = _band(batch, width, max(1, round(side * width)), generator, rgb.device)
     patch = rows[:, :, None] & cols[:, None, :]
     return rgb.masked_fill(patch[:, None], 0.0)
+
+
+def _move_camera(rgb: torch.Tensor, degrees: torch.Tensor, shift_px: torch.Tensor) -> torch.Tensor:
+    """Each frame's image rotated by ``degrees`` about its centre and moved by ``shift_px`` (B, 2: x, y) pixels,
+    resampled bilinearly; what enters from outside the view repeats the border (the scene goes on there)."""
+    batch, _, height, width = rgb.shape
+    angle = torch.deg2rad(degrees.to(rgb.dtype))
+    theta = torch.zeros(batch, 2, 3, dtype=rgb.dtype, device=rgb.device)
+    theta[:, 0, 0], theta[:, 0, 1] = torch.cos(angle), -torch.sin(angle)
+    theta[:, 1, 0], theta[:, 1, 1] = torch.sin(angle), torch.cos(angle)
+    theta[:, 0, 2] = -2 * shift_px[:, 0].to(rgb.dtype) / width  # the grid samples where the content came from
+    theta[:, 1, 2] = -2 * shift_px[:, 1].to(rgb.dtype) / height
+    grid = torch.nn.functional.affine_grid(theta, list(rgb.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(rgb, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+@register_corruption("misalign_shift", "camera", (1.0, 2.0, 4.0, 6.0, 8.0), "camera shift against the LiDAR (pixels)")
+def _misalign_shift(rgb: torch.Tensor, pixels: float, generator: torch.Generator) -> torch.Tensor:
+    """Calibration error: the camera image moved against the LiDAR by a fixed distance in a random direction per
+    frame (a translation error of the extrinsics), the LiDAR untouched."""
+    direction = torch.rand(len(rgb), generator=generator, device=rgb.device) * 2 * torch.pi
+    shift = pixels * torch.stack([torch.cos(direction), torch.sin(direction)], dim=1)
+    return _move_camera(rgb, torch.zeros(len(rgb), device=rgb.device), shift)
+
+
+@register_corruption(
+    "misalign_rotation", "camera", (1.0, 2.0, 4.0, 6.0, 8.0), "camera roll against the LiDAR (degrees)"
+)
+def _misalign_rotation(rgb: torch.Tensor, degrees: float, generator: torch.Generator) -> torch.Tensor:
+    """Calibration error: the camera image rotated against the LiDAR about the image centre, clockwise or
+    counter-clockwise at random per frame (a rotation error of the extrinsics), the LiDAR untouched."""
+    sign = torch.randint(0, 2, (len(rgb),), generator=generator, device=rgb.device) * 2 - 1
+    return _move_camera(rgb, sign * degrees, torch.zeros(len(rgb), 2, device=rgb.device))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -138,3 +138,34 @@ def test_bad_severity_and_missing_input_are_clear_errors():
         corrupt("camera_noise", 6, rgb=torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match="pass depth"):
         corrupt("lidar_dropout", 1, rgb=torch.zeros(1, 3, 4, 4))
+
+
+def _centroid(image: torch.Tensor) -> torch.Tensor:
+    """``(B, 2)`` x, y of each frame's brightness, in pixels."""
+    weights = image[:, 0]
+    ys, xs = torch.meshgrid(torch.arange(weights.shape[1]), torch.arange(weights.shape[2]), indexing="ij")
+    total = weights.sum(dim=(1, 2))
+    return torch.stack([(weights * xs).sum(dim=(1, 2)) / total, (weights * ys).sum(dim=(1, 2)) / total], dim=1)
+
+
+@pytest.mark.parametrize("severity, pixels", [(1, 1.0), (3, 4.0), (5, 8.0)])
+def test_misalignment_shift_moves_the_camera_by_its_level_in_pixels(severity, pixels):
+    rgb = torch.zeros(6, 3, 64, 64)
+    rgb[:, :, 28:36, 28:36] = 1.0  # a bright square in the middle, far from the borders
+    depth = torch.full((6, 64, 64), 20.0)
+    out, out_depth = corrupt("misalign_shift", severity, rgb=rgb, depth=depth)
+    moved = (_centroid(out) - _centroid(rgb)).norm(dim=1)
+    torch.testing.assert_close(moved, torch.full((6,), pixels), atol=1e-3, rtol=0)
+    assert torch.equal(out_depth, depth)  # the LiDAR stays where it was
+    torch.testing.assert_close(out.sum(), rgb.sum())  # moved, not lost: bilinear weights sum to one
+
+
+def test_misalignment_rotation_turns_the_camera_about_its_centre_by_its_level_in_degrees():
+    rgb = torch.zeros(8, 3, 65, 65)
+    rgb[:, :, 31:34, 52:55] = 1.0  # a small square 21 pixels right of the centre pixel (32, 32)
+    out, _ = corrupt("misalign_rotation", 5, rgb=rgb)
+    before, after = _centroid(rgb) - 32, _centroid(out) - 32
+    turned = torch.rad2deg(torch.atan2(after[:, 1], after[:, 0]) - torch.atan2(before[:, 1], before[:, 0]))
+    torch.testing.assert_close(turned.abs(), torch.full((8,), 8.0), atol=0.05, rtol=0)
+    assert {1.0, -1.0} == set(torch.sign(turned).tolist())  # both senses occur across the frames
+    torch.testing.assert_close(after.norm(dim=1), before.norm(dim=1), atol=0.05, rtol=0)  # about the centre
