@@ -159,15 +159,19 @@ def test_the_dropout_comparison_merges_its_shards_into_mean_and_spread(repo_scri
     import statistics
 
     script = repo_script("benchmarks/robustness.py")
-    monkeypatch.setattr(script, "ZOO_SHORTENING", ("train_frames=64", "val_frames=32", "epochs=1"))
+    tiny = ("train_frames=64", "val_frames=32", "epochs=1")
+    monkeypatch.setitem(script.BUDGETS, "zoo", ("dropout-comparison-zoo", tiny, "The tiny budget"))
     base = ["--dropout-comparison", "--models", "late_fusion_strided", "--seeds", "51", "52", "--out", str(tmp_path),
-            "--frames", "4", "--threads", "1"]
+            "--frames", "4", "--threads", "1", "--budget", "zoo"]
     with pytest.raises(SystemExit, match="not evaluated yet"):
         script.dropout_comparison(script.parse_args([*base, "--report"]))
     for shard in ("0/2", "1/2"):
         assert script.dropout_comparison(script.parse_args([*base, "--shard", shard])) == 0
     assert script.dropout_comparison(script.parse_args([*base, "--report"])) == 0
-    out = tmp_path / "dropout-comparison"
+    out = tmp_path / "dropout-comparison-zoo"  # the budget's own folder
+    trained = {json.loads((run / "history.json").read_text())["identity"]["recipe"]["train_frames"]
+               for run in (out / "runs").iterdir()}
+    assert trained == {64}  # every run trained at the budget asked for
     summary = {}
     for path in out.glob("eval-*/results.json"):
         summary.update({e["model"]: e for e in json.loads(path.read_text())["summary"]})
@@ -181,6 +185,7 @@ def test_the_dropout_comparison_merges_its_shards_into_mean_and_spread(repo_scri
             values = [e[column] for e in entries]
             assert group[column] == pytest.approx([statistics.fmean(values), statistics.stdev(values)])
     assert "| late_fusion_strided | 0.25 | 2 |" in (out / "comparison.md").read_text()
+    assert "The tiny budget (train_frames=64, val_frames=32, epochs=1)" in (out / "comparison.md").read_text()
 
 
 def test_the_dropout_comparison_in_the_docs_is_the_published_one(repo_script):
