@@ -62,19 +62,18 @@ def resize_range(
             f"{target_rows}x{target_cols} beams, or train an architecture that accepts other sizes at "
             f"input_size={min(rows, cols) // 8 * 8}"
         )
-    out, az, ze = depth, np.asarray(azimuth, dtype=np.float32), np.asarray(zenith, dtype=np.float32)
-    if rows % target_rows == 0:
-        factor = rows // target_rows
-        out = out.reshape(target_rows, factor, cols).min(axis=1)
-        az = az.reshape(target_rows, factor).mean(axis=1)
-    else:
-        pick = _nearest(rows, target_rows)
-        out, az = out[pick], az[pick]
-    if cols % target_cols == 0:
-        factor = cols // target_cols
-        out = out.reshape(target_rows, target_cols, factor).min(axis=2)
-        ze = ze.reshape(target_cols, factor).mean(axis=1)
-    else:
-        pick = _nearest(cols, target_cols)
-        out, ze = out[:, pick], ze[pick]
+    out, az = _shrink_axis(depth, np.asarray(azimuth, dtype=np.float32), 0, target_rows)
+    out, ze = _shrink_axis(out, np.asarray(zenith, dtype=np.float32), 1, target_cols)
     return np.ascontiguousarray(out, dtype=np.float32), az.astype(np.float32), ze.astype(np.float32)
+
+
+def _shrink_axis(depth: np.ndarray, angles: np.ndarray, axis: int, target: int) -> tuple[np.ndarray, np.ndarray]:
+    """``depth`` shrunk to ``target`` beams along ``axis`` with those beams' ``angles``: a whole factor takes
+    each block's nearest return and mean angle, another the nearest beam."""
+    count = depth.shape[axis]
+    if count % target == 0:
+        blocks = np.moveaxis(depth, axis, 0).reshape(target, count // target, -1)
+        shrunk = np.moveaxis(blocks.min(axis=1).reshape(target, *np.delete(depth.shape, axis)), 0, axis)
+        return shrunk, angles.reshape(target, count // target).mean(axis=1)
+    pick = _nearest(count, target)
+    return np.take(depth, pick, axis=axis), angles[pick]
