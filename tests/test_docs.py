@@ -232,6 +232,8 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     "python benchmarks/robustness.py --dropout-comparison --shard 0/2 &": _DROPOUT,
     "python benchmarks/robustness.py --dropout-comparison --shard 1/2": _DROPOUT,
     "python benchmarks/robustness.py --dropout-comparison --report": _DROPOUT,
+    "python benchmarks/robustness.py --dropout-comparison --budget zoo --models course_late_fusion --dropout 1.0":
+        _DROPOUT,
     "python benchmarks/robustness.py":
         Elsewhere("tests/bench/test_robustness.py::test_the_script_runs_the_command_with_the_published_settings"),
     "mmzoo train intermediate_cat --set modality_dropout=0.25 --set corruption_augment=camera_noise,lidar_dropout "
