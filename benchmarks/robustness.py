@@ -48,6 +48,9 @@ COLUMNS = ("clean", "camera_missing@5", "lidar_missing@5", "mean_corrupted")
 BUDGETS = {
     "100-steps": ("dropout-comparison", ZOO_SHORTENING, "The assignment recipe shortened as the zoo table"),
     "zoo": ("dropout-comparison-zoo", ZOO_SHAPES_RECIPE, "The assignment recipe at the zoo recipe's budget"),
+    # Twice the zoo budget: with dropout each modality trains alone in only part of the steps.
+    "1000-steps": ("dropout-comparison-1000-steps", (*ZOO_SHAPES_RECIPE[:-1], "epochs=20"),
+                   "The assignment recipe at twice the zoo recipe's budget"),
 }
 
 
@@ -60,8 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dropout-comparison", action="store_true", help="train with and without modality dropout")
     parser.add_argument("--dropout", type=float, default=0.25, help="modality_dropout of the comparison's runs")
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="100-steps",
-                        help="training budget: the first zoo table's 100 steps, or the zoo recipe (500 steps); "
-                        "written to OUT/dropout-comparison/ or OUT/dropout-comparison-zoo/")
+                        help="training budget: the first zoo table's 100 steps, the zoo recipe's 500 or twice that; "
+                        "written to OUT/dropout-comparison/, OUT/dropout-comparison-zoo/ or -1000-steps/")
     parser.add_argument("--models", nargs="+", default=list(COMPARED))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--shard", default="0/1", help="RANK/WORLD: this process trains and evaluates every "
