@@ -5,7 +5,7 @@
     python benchmarks/robustness.py --dropout-comparison --shard 0/2 &   # trains and evaluates 36 runs in
     python benchmarks/robustness.py --dropout-comparison --shard 1/2     # two processes (one per core)
     python benchmarks/robustness.py --dropout-comparison --report        # merges them into comparison.md
-    python benchmarks/robustness.py --dropout-comparison --budget zoo --dropout 0.5   # at the zoo recipe
+    python benchmarks/robustness.py --dropout-comparison --budget zoo --dropout 0.5 1.0   # zoo recipe, two rates
 
 The table is ``mmzoo robustness`` with the published settings (128 frames of data seed 1, which no weight was
 trained on; every registered corruption at severities 0..5; late fusion as the effective-robustness baseline),
@@ -15,7 +15,7 @@ shared with other work.
 ``--dropout-comparison`` trains the four assignment networks and the two best catalogue operators of the zoo table
 (MMTM, two-stage FiLM) with the first zoo table's 100-step assignment recipe, or with ``--budget zoo`` the zoo
 recipe's 500 steps into ``OUT/dropout-comparison-zoo/`` (``lidar_scale=0.02`` either way), at seeds 51-53, with
-``modality_dropout`` 0 and ``--dropout`` (default 0.25), resumably under that folder's ``runs/``, then
+``modality_dropout`` 0 and each ``--dropout`` value (default 0.25), resumably under that folder's ``runs/``, then
 evaluates every run folder as the table above and writes ``comparison.md`` / ``.json``: per network and dropout
 setting the mean and standard deviation over seeds of the clean accuracy, the accuracy with the camera lost, with
 the LiDAR lost, and the mean corrupted accuracy. ``--shard RANK/WORLD`` splits the runs between processes, each
@@ -61,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dropout-comparison", action="store_true", help="train with and without modality dropout")
-    parser.add_argument("--dropout", type=float, default=0.25, help="modality_dropout of the comparison's runs")
+    parser.add_argument("--dropout", type=float, nargs="+", default=[0.25],
+                        help="modality_dropout of the comparison's runs (each compared with 0)")
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="100-steps",
                         help="training budget: the first zoo table's 100 steps, the zoo recipe's 500 or twice that; "
                         "written to OUT/dropout-comparison/, OUT/dropout-comparison-zoo/ or -1000-steps/")
@@ -85,7 +86,7 @@ def table_argv(args: argparse.Namespace, out: str, run_dirs: list[Path] = ()) ->
 def comparison_runs(args: argparse.Namespace, out: Path) -> list[tuple[str, float, int, Path]]:
     """Every (network, modality dropout, seed, run folder) of the comparison, in a fixed order."""
     return [(model, dropout, seed, out / "runs" / f"{model}-md{dropout:g}-s{seed}")
-            for model in args.models for dropout in (0.0, args.dropout) for seed in args.seeds]
+            for model in args.models for dropout in (0.0, *args.dropout) for seed in args.seeds]
 
 
 def train_and_evaluate(args: argparse.Namespace, out: Path) -> int:
@@ -113,7 +114,7 @@ def write_comparison(args: argparse.Namespace, out: Path) -> str:
     lines = ["| network | modality dropout | seeds | " + " | ".join(COLUMNS) + " |", "|---" * (3 + len(COLUMNS)) + "|"]
     groups = []
     for model in args.models:
-        for dropout in (0.0, args.dropout):
+        for dropout in (0.0, *args.dropout):
             entries = [summary[f"{model}@{run.name}"] for m, d, _, run in runs if m == model and d == dropout]
             stats = {c: (statistics.fmean(e[c] for e in entries), statistics.stdev(e[c] for e in entries)
                          if len(entries) > 1 else 0.0) for c in COLUMNS}

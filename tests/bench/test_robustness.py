@@ -162,7 +162,7 @@ def test_the_dropout_comparison_merges_its_shards_into_mean_and_spread(repo_scri
     tiny = ("train_frames=64", "val_frames=32", "epochs=1")
     monkeypatch.setitem(script.BUDGETS, "zoo", ("dropout-comparison-zoo", tiny, "The tiny budget"))
     base = ["--dropout-comparison", "--models", "late_fusion_strided", "--seeds", "51", "52", "--out", str(tmp_path),
-            "--frames", "4", "--threads", "1", "--budget", "zoo"]
+            "--frames", "4", "--threads", "1", "--budget", "zoo", "--dropout", "0.25", "1.0"]
     with pytest.raises(SystemExit, match="not evaluated yet"):
         script.dropout_comparison(script.parse_args([*base, "--report"]))
     for shard in ("0/2", "1/2"):
@@ -177,7 +177,7 @@ def test_the_dropout_comparison_merges_its_shards_into_mean_and_spread(repo_scri
         summary.update({e["model"]: e for e in json.loads(path.read_text())["summary"]})
     groups = json.loads((out / "comparison.json").read_text())["groups"]
     assert [(g["model"], g["modality_dropout"], g["seeds"]) for g in groups] == [
-        ("late_fusion_strided", 0.0, 2), ("late_fusion_strided", 0.25, 2)]
+        ("late_fusion_strided", 0.0, 2), ("late_fusion_strided", 0.25, 2), ("late_fusion_strided", 1.0, 2)]
     for group in groups:
         tag = f"md{group['modality_dropout']:g}"
         entries = [summary[f"late_fusion_strided@late_fusion_strided-{tag}-s{seed}"] for seed in (51, 52)]
