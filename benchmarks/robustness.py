@@ -71,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shard", default="0/1", help="RANK/WORLD: this process trains and evaluates every "
                         "WORLD-th run of the comparison, starting at RANK (one process per core)")
     parser.add_argument("--report", action="store_true", help="only merge the shards' evaluations")
+    parser.add_argument("--baseline-runs", nargs="+", default=[], metavar="RUN_DIR",
+                        help="single-modality run folders (the zoo table's course_rgb_only / course_lidar_only) "
+                        "evaluated alike into OUT/.../baselines/ and shown under the comparison")
     return parser.parse_args(argv)
 
 
@@ -99,6 +102,10 @@ def train_and_evaluate(args: argparse.Namespace, out: Path) -> int:
         code = main([*argv, *(item for setting in settings for item in ("--set", setting))])
         if code:
             return code
+    if rank == 0 and args.baseline_runs:
+        code = main(table_argv(args, str(out / "baselines"), [Path(run) for run in args.baseline_runs]))
+        if code:
+            return code
     return main(table_argv(args, str(out / f"eval-{rank}"), [run for *_, run in mine]))
 
 
@@ -121,6 +128,12 @@ def write_comparison(args: argparse.Namespace, out: Path) -> str:
             groups.append({"model": model, "modality_dropout": dropout, "seeds": len(entries), **stats})
             cells = [f"{mean:.3f} ± {sd:.3f}" for mean, sd in stats.values()]
             lines.append(f"| {model} | {dropout:g} | {len(entries)} | " + " | ".join(cells) + " |")
+    baselines = out / "baselines" / "results.json"
+    for entry in json.loads(baselines.read_text())["summary"] if baselines.is_file() else []:
+        model, run = entry["model"].split("@", 1)
+        groups.append({"model": model, "baseline_run": run, "seeds": 1, **{c: (entry[c], 0.0) for c in COLUMNS}})
+        lines.append(f"| {model} (baseline, run {run}) | - | 1 | " + " | ".join(f"{entry[c]:.3f}" for c in COLUMNS)
+                     + " |")
     settings = json.loads(next(out.glob("eval-*/results.json")).read_text())["settings"]
     _, budget, named = BUDGETS[args.budget]
     caption = (f"\n{named} ({', '.join(budget)}), `lidar_scale=0.02`, "

@@ -165,17 +165,25 @@ def test_the_dropout_comparison_merges_its_shards_into_mean_and_spread(repo_scri
             "--frames", "4", "--threads", "1", "--budget", "zoo", "--dropout", "0.25", "1.0"]
     with pytest.raises(SystemExit, match="not evaluated yet"):
         script.dropout_comparison(script.parse_args([*base, "--report"]))
-    for shard in ("0/2", "1/2"):
+    for shard in ("1/2", "0/2"):
         assert script.dropout_comparison(script.parse_args([*base, "--shard", shard])) == 0
-    assert script.dropout_comparison(script.parse_args([*base, "--report"])) == 0
     out = tmp_path / "dropout-comparison-zoo"  # the budget's own folder
+    baseline = out / "runs" / "late_fusion_strided-md1-s52"  # any finished run serves to test the mechanics
+    assert script.dropout_comparison(script.parse_args([*base, "--report"])) == 0
+    assert "(baseline" not in (out / "comparison.md").read_text()
+    assert script.dropout_comparison(script.parse_args([*base, "--shard", "0/2", "--baseline-runs",
+                                                        str(baseline)])) == 0
+    assert script.dropout_comparison(script.parse_args([*base, "--report"])) == 0
+    shown = json.loads((out / "baselines" / "results.json").read_text())["summary"][0]
+    assert f"| late_fusion_strided (baseline, run late_fusion_strided-md1-s52) | - | 1 | {shown['clean']:.3f} |" in (
+        out / "comparison.md").read_text()
     trained = {json.loads((run / "history.json").read_text())["identity"]["recipe"]["train_frames"]
                for run in (out / "runs").iterdir()}
     assert trained == {64}  # every run trained at the budget asked for
     summary = {}
     for path in out.glob("eval-*/results.json"):
         summary.update({e["model"]: e for e in json.loads(path.read_text())["summary"]})
-    groups = json.loads((out / "comparison.json").read_text())["groups"]
+    groups = [g for g in json.loads((out / "comparison.json").read_text())["groups"] if "baseline_run" not in g]
     assert [(g["model"], g["modality_dropout"], g["seeds"]) for g in groups] == [
         ("late_fusion_strided", 0.0, 2), ("late_fusion_strided", 0.25, 2), ("late_fusion_strided", 1.0, 2)]
     for group in groups:
