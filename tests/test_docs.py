@@ -234,6 +234,11 @@ COMMANDS: dict[str, Run | Elsewhere] = {
     "python benchmarks/robustness.py --dropout-comparison --report": _DROPOUT,
     "python benchmarks/robustness.py --dropout-comparison --budget zoo --models course_late_fusion --dropout 1.0":
         _DROPOUT,
+    "python benchmarks/robustness.py --dropout-comparison --budget 1000-steps --models course_late_fusion --dropout "
+    "0.8 1.0 --seeds 51 --baseline-runs runs/zoo-shapes/course_rgb_only/seed51-* "
+    "runs/zoo-shapes/course_lidar_only/seed51-*": _DROPOUT,
+    "python benchmarks/run_tables.py --tables zoo-shapes --models course_rgb_only course_lidar_only --seeds 51 "
+    "--threads 1": _HARNESS,
     "python benchmarks/robustness.py":
         Elsewhere("tests/bench/test_robustness.py::test_the_script_runs_the_command_with_the_published_settings"),
     "mmzoo train intermediate_cat --set modality_dropout=0.25 --set corruption_augment=camera_noise,lidar_dropout "

@@ -215,3 +215,16 @@ def test_the_dropout_comparison_in_the_docs_is_the_published_one(repo_script):
         dropout = 0.0 if setting == "without" else 0.25
         (group,) = [g for g in groups if g["model"] == model and g["modality_dropout"] == dropout]
         assert f"{group[column][0]:.3f}" == value, (model, setting, column)
+
+
+def test_the_dropout_comparison_at_1000_steps_in_the_docs_is_the_published_one():
+    comparison = RESULTS / "dropout-comparison-1000-steps" / "comparison.md"
+    doc = ROOT / "docs" / "robustness.md"
+    if not comparison.is_file() or not doc.is_file():
+        pytest.skip("the 1000-step dropout comparison or docs/robustness.md is not in this checkout")
+    published, text = comparison.read_text(), doc.read_text()
+    for line in published.splitlines():
+        assert line in text, f"docs/robustness.md lacks the comparison line {line!r}"
+    section = text.split("### Surviving a lost LiDAR", 1)[1].split("\n#", 1)[0]
+    for number in re.findall(r"\b\d\.\d{3}\b", section):  # every figure the section quotes is in the table
+        assert number in published, number
