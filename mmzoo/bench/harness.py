@@ -324,9 +324,7 @@ def run_table(
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
     mine = _assign_run_dirs(_shard_of(jobs, rank, world), runs_root, table.name)
     _attach_tracking(mine, tracking_from(log, root=Path(out_dir).resolve(), experiment=f"bench-{table.name}"))
-    pending = [(job, table_dir / "rows" / f"{job['name']}.json") for job in mine]
-    pending = [(job, path) for job, path in pending if not _is_done(path, job)]
-    (table_dir / "rows").mkdir(parents=True, exist_ok=True)
+    pending = _pending(table_dir, mine)
     # Every row of the table with these settings (not only this shard's or the filtered ones) is reported.
     reported = table_jobs(table, tuple(overrides), **settings)
     bar = {"total": len(mine), "initial": len(mine) - len(pending), "disable": not progress}
@@ -335,6 +333,13 @@ def run_table(
     if failed:
         raise RuntimeError(f"{len(failed)} benchmark row(s) failed: {', '.join(failed)}; their errors are printed above")
     return paths
+
+
+def _pending(table_dir: Path, jobs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Path]]:
+    """``(job, row file)`` of the jobs whose row is not measured yet (no file, or one of another identity)."""
+    (table_dir / "rows").mkdir(parents=True, exist_ok=True)
+    rows = [(job, table_dir / "rows" / f"{job['name']}.json") for job in jobs]
+    return [(job, path) for job, path in rows if not _is_done(path, job)]
 
 
 def _attach_tracking(jobs: list[dict[str, Any]], tracking: Tracking | None) -> None:
