@@ -36,11 +36,11 @@ def make_input_spec(
     )
 
 
-
 def _batch_shape(expected: tuple[int, ...]) -> str:
     """``(B, C, H, W)`` for an error message. Formatted only when raising: under tracing the sizes may be
     symbolic, and torch 2.6's dynamo cannot turn one into text."""
     return f"(B, {', '.join(map(str, expected))})"
+
 
 class MultiModalNet(nn.Module):
     """Base of every zoo model: ``forward(rgb, lidar)`` validates its inputs, then calls ``forward_fused``.
