@@ -87,7 +87,7 @@ def intermediate_mlb(**kwargs) -> ConvFusionNet:
 
 
 @register_model(info=_info("intermediate", "tokens", 948_701, "one transformer layer over 2 x 4x4 pooled tokens, "
-                           "added back to each branch, then summed", (2,),
+                           "its update added back to each branch, then summed", (2,),
                            "TransFuser-style token fusion at one point (Prakash et al. 2021)"))
 def intermediate_tokens(**kwargs) -> ConvFusionNet:
     """``intermediate_cat`` with TransFuser-style token fusion (4x4 grid, 1 layer, 2 heads) at one point."""

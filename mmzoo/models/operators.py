@@ -14,7 +14,7 @@ Operators (formula; paper), each documented on its class:
 - ``lmf``: y = sum_k w_k (A_k [r; 1]) * (B_k [l; 1]) + b; Liu et al., ACL 2018
 - ``mlb``: y = P (tanh(U r) * tanh(V l)) + b; Kim et al., ICLR 2017
 - ``mmtm``: z = relu(W [GAP r; GAP l]), r' = 2 sigmoid(W_r z) r, l' = 2 sigmoid(W_l z) l; Joze et al., CVPR 2020
-- ``tokens``: pool to a grid, a transformer over the joint tokens, upsample, add back; Prakash et al., CVPR 2021
+- ``tokens``: pool to a grid, a transformer over the joint tokens, upsample its update, add back; Prakash et al., CVPR 2021
 - ``convfuse``: y = relu(conv3x3([r; l])); Liu et al. (BEVFusion), 2022
 """
 from __future__ import annotations
@@ -258,15 +258,20 @@ class TokenFusion(FusionOp):
     """TransFuser-style token fusion: a small transformer over both modalities' pooled tokens (exchanging).
 
     Both maps are average-pooled to a ``grid`` x ``grid`` token grid (``grid`` must divide the map side, so the
-    pooling is a fixed-kernel ``avg_pool2d`` that exports), the ``2 grid^2`` tokens get a learned position
-    embedding and go through a pre-norm ``nn.TransformerEncoder`` (``layers``, ``heads``, MLP ``expansion``),
-    are split, upsampled bilinearly to the map size and added back to each branch (Prakash, Chitta and Geiger,
-    "Multi-Modal Fusion Transformer for End-to-End Autonomous Driving", CVPR 2021). On vectors the two inputs
-    are the two tokens. As a merging operator ``y = r' + l'``. Cost: about ``12 C^2`` per layer with
-    ``expansion=4``, plus ``2 grid^2 C`` for the position embedding.
+    pooling is a fixed-kernel ``avg_pool2d`` that exports), the ``2 grid^2`` tokens ``t`` get a learned position
+    embedding and go through a pre-norm ``nn.TransformerEncoder`` (``layers``, ``heads``, MLP ``expansion``); what
+    the transformer changed, ``T(t) - t``, is split, upsampled bilinearly to the map size and added back to each
+    branch (Prakash, Chitta and Geiger, "Multi-Modal Fusion Transformer for End-to-End Autonomous Driving", CVPR
+    2021). On vectors the two inputs are the two tokens. As a merging operator ``y = r' + l'``. Cost: about
+    ``12 C^2`` per layer with ``expansion=4``, plus ``2 grid^2 C`` for the position embedding.
+
+    Each layer's two residual branches end in zero-initialised projections (attention ``out_proj`` and the MLP's
+    ``linear2``), so a new operator is the identity exchange and the network starts as plain addition fusion.
+    Adding back the whole output, the pooled tokens included, left the zoo networks at chance on some seeds
+    (``studies/token_fusion_init.py`` measures both forms).
     """
 
-    formula = "[r'; l'] = [r; l] + up(T(pool(r), pool(l)) + pos), y = r' + l'"
+    formula = "t = [pool(r); pool(l)] + pos, [r'; l'] = [r; l] + up(T(t) - t), y = r' + l'"
     paper = "Prakash, Chitta and Geiger, Multi-Modal Fusion Transformer for End-to-End Autonomous Driving, CVPR 2021"
     exchanges = True
 
@@ -290,6 +295,10 @@ class TokenFusion(FusionOp):
             channels, heads, expansion * channels, dropout, activation="gelu", batch_first=True, norm_first=True
         )
         self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        for block in self.transformer.layers:  # nn.TransformerEncoder deep-copies one layer: zero each copy
+            for projection in (block.self_attn.out_proj, block.linear2):
+                nn.init.zeros_(projection.weight)
+                nn.init.zeros_(projection.bias)
 
     def _tokens(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 2:
@@ -304,8 +313,9 @@ class TokenFusion(FusionOp):
 
     def exchange(self, rgb: torch.Tensor, lidar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.grid * self.grid
-        tokens = self.transformer(torch.cat([self._tokens(rgb), self._tokens(lidar)], dim=1) + self.pos)
-        return rgb + self._back(tokens[:, :n], rgb), lidar + self._back(tokens[:, n:], lidar)
+        tokens = torch.cat([self._tokens(rgb), self._tokens(lidar)], dim=1) + self.pos
+        update = self.transformer(tokens) - tokens
+        return rgb + self._back(update[:, :n], rgb), lidar + self._back(update[:, n:], lidar)
 
     def forward(self, rgb: torch.Tensor, lidar: torch.Tensor) -> torch.Tensor:
         rgb, lidar = self.exchange(rgb, lidar)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import mmzoo
 from mmzoo.cli import main
@@ -79,14 +80,21 @@ def test_mmtm_excites_each_branch_from_the_joint_code():
     assert op.squeeze.out_features == 5  # (4 + 6) / ratio
 
 
-def test_tokens_pool_to_the_grid_and_add_back():
-    op = create_fusion("tokens", 8, 8, 16, grid=4, layers=1, heads=2).eval()
+def test_tokens_pool_to_the_grid_and_add_back_the_update():
+    op = create_fusion("tokens", 8, 8, 16, grid=4, layers=2, heads=2).eval()
     assert op.pool == 4 and op.pos.shape == (1, 32, 8)
     r, l = pair((2, 8, 16, 16))
     new_r, new_l = op.exchange(r, l)
-    tokens = op.transformer(torch.cat([op._tokens(r), op._tokens(l)], 1) + op.pos)
-    grid = tokens[:, :16].transpose(1, 2).reshape(2, 8, 4, 4)
-    assert torch.allclose(new_r - r, F.interpolate(grid, size=(16, 16), mode="bilinear"), atol=1e-5)
+    assert torch.equal(new_r, r) and torch.equal(new_l, l)  # zero-initialised residual branches: identity at first
+    for parameter in op.parameters():
+        nn.init.normal_(parameter, std=0.2)
+    new_r, new_l = op.exchange(r, l)
+    tokens = torch.cat([F.avg_pool2d(r, 4).flatten(2).transpose(1, 2), F.avg_pool2d(l, 4).flatten(2).transpose(1, 2)], 1)
+    update = op.transformer(tokens + op.pos) - (tokens + op.pos)
+    for new, old, part in ((new_r, r, update[:, :16]), (new_l, l, update[:, 16:])):
+        grid = part.transpose(1, 2).reshape(2, 8, 4, 4)
+        assert torch.allclose(new - old, F.interpolate(grid, size=(16, 16), mode="bilinear"), atol=1e-5)
+        assert (new - old).abs().max() > 1e-2  # the transformer now changes both branches
     assert torch.allclose(op(r, l), new_r + new_l, atol=1e-6)
     with pytest.raises(ValueError, match=r"grid=5 must divide the 16x16 feature map; use one of \[1, 2, 4, 8, 16\]"):
         create_fusion("tokens", 8, 8, 16, grid=5)

@@ -135,3 +135,41 @@ def test_the_published_frame_properties_are_the_runs(repo_script):
     doc = (script.RESULTS.parents[1] / "docs" / "data.md").read_text()
     for line in markdown.splitlines():
         assert line in doc, f"docs/data.md lacks {line!r}"
+
+
+def test_token_fusion_init_trains_both_forms_and_resumes(repo_script, tmp_path):
+    script = repo_script("studies/token_fusion_init.py")
+    recipe = get_recipe("assignment", seed=51)
+    old = script.whole_output_form(mmzoo_model("intermediate_tokens", recipe))
+    new = mmzoo_model("intermediate_tokens", recipe)
+    r, l = torch.rand(2, 100, 16, 16), torch.rand(2, 100, 16, 16)
+    assert torch.equal(new.fusion.exchange(r, l)[0], r), "the update form starts as the identity"
+    pooled = torch.nn.functional.avg_pool2d(r, 4)
+    assert (old.fusion.exchange(r, l)[0] - r).abs().mean() > pooled.abs().mean() / 2, "the old form adds the tokens"
+    tiny = ["--seeds", "51", "--epochs", "1", "--train-frames", "64", "--val-frames", "32", "--out", str(tmp_path)]
+    first = script.main(tiny)
+    assert [(run["form"], run["seed"]) for run in first["runs"]] == [(f, 51) for f in script.FORMS]
+    assert all(len(run["val_accuracy"]) == 1 for run in first["runs"])
+    again = script.main(tiny[:1] + ["51", "52"] + tiny[2:])  # resumes: seed 51 is kept, seed 52 is added
+    assert again["runs"][:3] == first["runs"] and len(again["runs"]) == 6
+    assert sum(again["left_chance"].values()) == sum(run["left_chance"] for run in again["runs"])
+
+
+def mmzoo_model(name, recipe):
+    from mmzoo.train import build_model
+
+    return build_model(name, recipe, 1, lidar_scale=0.02)
+
+
+def test_the_published_token_fusion_study_is_what_the_docs_say(repo_script):
+    script = repo_script("studies/token_fusion_init.py")
+    result = _published(script)
+    runs = {form: [run for run in result["runs"] if run["form"] == form] for form in script.FORMS}
+    assert all(len(r) == 5 for r in runs.values()) and result["settings"]["epochs"] == 4
+    counts = {form: sum(run["left_chance"] for run in r) for form, r in runs.items()}
+    assert counts == result["left_chance"]
+    assert counts["update"] > counts["whole_output"], "the update form is the one mmzoo keeps"
+    doc = (script.OUT.parents[2] / "docs" / "studies.md").read_text()
+    assert f"{counts['whole_output']} of 5 runs with the whole output" in doc
+    assert f"{counts['update']} of 5 with the update" in doc and f"{counts['addition']} of 5" in doc
+    assert (script.OUT / "results.md").read_text() == script.markdown(result)
