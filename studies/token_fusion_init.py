@@ -78,9 +78,11 @@ def markdown(data: dict[str, Any]) -> str:
     for run in data["runs"]:
         lines.append(f"| {run['form']} | {run['seed']} | {', '.join(f'{v:.3f}' for v in run['train_loss'])} | "
                      f"{', '.join(f'{v:.3f}' for v in run['val_accuracy'])} | {'yes' if run['left_chance'] else 'no'} |")
-    lines += ["", "| form | runs that left chance |", "|---|---|"]
+    lines += ["", "| form | runs that left chance | mean val accuracy at the last epoch |", "|---|---|---|"]
     for form, count in data["left_chance"].items():
-        lines.append(f"| {form} | {count} of {sum(r['form'] == form for r in data['runs'])} |")
+        runs = [run for run in data["runs"] if run["form"] == form]
+        last = sum(run["val_accuracy"][-1] for run in runs) / max(len(runs), 1)
+        lines.append(f"| {form} | {count} of {len(runs)} | {last:.3f} |")
     return "\n".join(lines) + "\n"
 
 

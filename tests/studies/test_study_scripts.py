@@ -173,3 +173,7 @@ def test_the_published_token_fusion_study_is_what_the_docs_say(repo_script):
     assert f"{counts['whole_output']} of 5 runs with the whole output" in doc
     assert f"{counts['update']} of 5 with the update" in doc and f"{counts['addition']} of 5" in doc
     assert (script.OUT / "results.md").read_text() == script.markdown(result)
+    stuck = {form: len(r) - counts[form] for form, r in runs.items()}
+    summary = next(line for line in doc.splitlines() if line.startswith("| Why does `tokens` fusion"))
+    assert f"at chance on {stuck['whole_output']} of 5 short runs" in summary
+    assert summary.count("on none") == (stuck["update"] == 0)
