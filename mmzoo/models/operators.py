@@ -253,6 +253,11 @@ class MMTMFusion(FusionOp):
         return rgb + lidar
 
 
+def _token_scale(tokens: torch.Tensor) -> torch.Tensor:
+    """Each sample's root mean square over its tokens ``(B, N, C)``, shaped ``(B, 1, 1)`` (at least 1e-6)."""
+    return tokens.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-6)
+
+
 @register_fusion("tokens")
 class TokenFusion(FusionOp):
     """TransFuser-style token fusion: a small transformer over both modalities' pooled tokens (exchanging).
@@ -265,13 +270,19 @@ class TokenFusion(FusionOp):
     2021). On vectors the two inputs are the two tokens. As a merging operator ``y = r' + l'``. Cost: about
     ``12 C^2`` per layer with ``expansion=4``, plus ``2 grid^2 C`` for the position embedding.
 
-    Each layer's two residual branches end in zero-initialised projections (attention ``out_proj`` and the MLP's
-    ``linear2``), so a new operator is the identity exchange and the network starts as plain addition fusion.
-    Adding back the whole output, the pooled tokens included, left the zoo networks at chance on some seeds
-    (``studies/token_fusion_init.py`` measures both forms).
+    Two choices keep it trainable next to inputs of very different scales (the assignment feeds 0-255 RGB and a
+    scaled LiDAR, so the two maps differ by orders of magnitude):
+
+    - each modality's tokens enter divided by their root mean square ``s`` (per sample), and its update leaves
+      multiplied by it, so the exchange is scale-equivariant in each input and the update matches its branch;
+    - each layer's two residual branches end in zero-initialised projections (attention ``out_proj`` and the
+      MLP's ``linear2``), so a new operator is the identity exchange and the network starts as addition fusion.
+
+    TransFuser's own form, the whole output added back at default initialisation, left the zoo networks at
+    chance on some seeds (``studies/token_fusion_init.py`` measures the forms).
     """
 
-    formula = "t = [pool(r); pool(l)] + pos, [r'; l'] = [r; l] + up(T(t) - t), y = r' + l'"
+    formula = "t = [pool(r) / s_r; pool(l) / s_l] + pos, [r'; l'] = [r; l] + up((T(t) - t) [s_r; s_l]), y = r' + l'"
     paper = "Prakash, Chitta and Geiger, Multi-Modal Fusion Transformer for End-to-End Autonomous Driving, CVPR 2021"
     exchanges = True
 
@@ -313,9 +324,12 @@ class TokenFusion(FusionOp):
 
     def exchange(self, rgb: torch.Tensor, lidar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.grid * self.grid
-        tokens = torch.cat([self._tokens(rgb), self._tokens(lidar)], dim=1) + self.pos
+        rgb_tokens, lidar_tokens = self._tokens(rgb), self._tokens(lidar)
+        rgb_scale, lidar_scale = _token_scale(rgb_tokens), _token_scale(lidar_tokens)
+        tokens = torch.cat([rgb_tokens / rgb_scale, lidar_tokens / lidar_scale], dim=1) + self.pos
         update = self.transformer(tokens) - tokens
-        return rgb + self._back(update[:, :n], rgb), lidar + self._back(update[:, n:], lidar)
+        return (rgb + self._back(update[:, :n] * rgb_scale, rgb),
+                lidar + self._back(update[:, n:] * lidar_scale, lidar))
 
     def forward(self, rgb: torch.Tensor, lidar: torch.Tensor) -> torch.Tensor:
         rgb, lidar = self.exchange(rgb, lidar)

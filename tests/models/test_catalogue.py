@@ -89,13 +89,18 @@ def test_tokens_pool_to_the_grid_and_add_back_the_update():
     for parameter in op.parameters():
         nn.init.normal_(parameter, std=0.2)
     new_r, new_l = op.exchange(r, l)
-    tokens = torch.cat([F.avg_pool2d(r, 4).flatten(2).transpose(1, 2), F.avg_pool2d(l, 4).flatten(2).transpose(1, 2)], 1)
-    update = op.transformer(tokens + op.pos) - (tokens + op.pos)
-    for new, old, part in ((new_r, r, update[:, :16]), (new_l, l, update[:, 16:])):
-        grid = part.transpose(1, 2).reshape(2, 8, 4, 4)
+    pooled = [F.avg_pool2d(x, 4).flatten(2).transpose(1, 2) for x in (r, l)]
+    scales = [x.pow(2).mean((1, 2), keepdim=True).sqrt() for x in pooled]
+    tokens = torch.cat([x / scale for x, scale in zip(pooled, scales)], 1) + op.pos
+    update = op.transformer(tokens) - tokens
+    for new, old, part, scale in ((new_r, r, update[:, :16], scales[0]), (new_l, l, update[:, 16:], scales[1])):
+        grid = (part * scale).transpose(1, 2).reshape(2, 8, 4, 4)
         assert torch.allclose(new - old, F.interpolate(grid, size=(16, 16), mode="bilinear"), atol=1e-5)
         assert (new - old).abs().max() > 1e-2  # the transformer now changes both branches
     assert torch.allclose(op(r, l), new_r + new_l, atol=1e-6)
+    # scale-equivariant in each input: a LiDAR map 1000 times smaller gets an update 1000 times smaller
+    small_r, small_l = op.exchange(r, l / 1000)
+    assert torch.allclose(small_r, new_r, atol=1e-5) and torch.allclose(small_l * 1000, new_l, atol=1e-4)
     with pytest.raises(ValueError, match=r"grid=5 must divide the 16x16 feature map; use one of \[1, 2, 4, 8, 16\]"):
         create_fusion("tokens", 8, 8, 16, grid=5)
     with pytest.raises(ValueError, match="heads=3 must divide the 8 channels"):
