@@ -135,3 +135,18 @@ def test_export_errors_exit_1_without_traceback(argv, message, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_name_of_the_index_is_refused_for_other_bytes_with_what_to_do(tmp_path, capsys):
+    """intermediate_cat.shapes_v1 names the shipped bytes; a tiny retraining under that name would load as the old
+    weight is checked and fail, so export refuses it before writing, naming the way out."""
+    import re
+
+    argv = ["export", "intermediate_cat", *TINY, "--set", "lidar_scale=0.02", "--tag", "shapes_v1", "--out",
+            str(tmp_path / "weights"), "--run-dir", str(tmp_path / "run"), "--no-index", "--device", "cpu"]
+    assert main(argv) != 0
+    error = " ".join(capsys.readouterr().err.split())
+    assert re.search(r"intermediate_cat.shapes_v1 is already a weight in mmzoo's index .*, not published yet, with "
+                     r"sha256 [0-9a-f]{64}; this export's bytes differ .*--tag shapes_v1_2.*delete the "
+                     r"'intermediate_cat.shapes_v1' entry", error), error
+    assert not (tmp_path / "weights" / "intermediate_cat.shapes_v1").exists()

@@ -23,7 +23,8 @@ from mmzoo.release.golden import record_golden
 from mmzoo.pretrained.locate import checkout_weights_dir
 from mmzoo.registry.metadata import WeightInfo
 from mmzoo.release.weight_files import config_for, folder_texts
-from mmzoo.registry import split_model_name_tag
+from mmzoo.errors import IntegrityError, UnknownModelError
+from mmzoo.registry import get_weights, is_model, split_model_name_tag
 from mmzoo.pretrained.folder import WEIGHTS_NAME, save_pretrained
 from mmzoo.utils.files import atomic_write_text, file_sha256, folder_lock, replace_folder
 from mmzoo.train import EngineOptions, device_name, evaluate, fit, get_recipe, is_main_process, recipe_tensors
@@ -185,9 +186,10 @@ def _write_weight_folder(model: torch.nn.Module, weight: WeightInfo, out: Path,
         staging = Path(tmp) / name
         # The weight's metadata says which frames its golden record runs on (config.json is rewritten below).
         save_pretrained(model, staging, pretrained_cfg=config_for(weight)["pretrained_cfg"])
-        golden = record_golden(staging)  # its output on fixed frames, so that later loads can be checked against it
         path = staging / WEIGHTS_NAME
         weight = dataclasses.replace(weight, sha256=file_sha256(path), num_bytes=path.stat().st_size)
+        _refuse_a_known_name_for_other_bytes(weight)
+        golden = record_golden(staging)  # its output on fixed frames, so that later loads can be checked against it
         if index_path is not None:
             previous = read_index(index_path).get(name)
             if previous and previous.get("sha256") == weight.sha256 and previous.get("revision"):
@@ -202,3 +204,23 @@ def _write_weight_folder(model: torch.nn.Module, weight: WeightInfo, out: Path,
         if index_path is not None:
             update_index(weight, index_path)
     return final, weight
+
+
+def _refuse_a_known_name_for_other_bytes(weight: WeightInfo) -> None:
+    """A name of mmzoo's own index (``arch.tag``) means those exact bytes, to every loader: new training or
+    changed code under that name would load as the old weight is checked, and fail. Say what to do instead."""
+    name = weight.name
+    try:
+        known = get_weights(name) if is_model(name) else None
+    except UnknownModelError:  # the architecture has no such tag yet
+        return
+    if known is None or not known.sha256 or known.sha256 == weight.sha256:
+        return
+    where = (f"published on the Hub at revision {known.revision}" if known.revision
+             else f"in mmzoo's index ({INDEX_PATH}), not published yet")
+    advice = f"export it under a tag of its own (--tag {weight.tag}_2, or any new tag)"
+    if not known.revision:
+        advice += (f", or, to replace the unpublished weight, delete the {name!r} entry from {INDEX_PATH} and "
+                   "export again")
+    raise IntegrityError(f"{name} is already a weight {where}, with sha256 {known.sha256}; this export's bytes "
+                         f"differ (sha256 {weight.sha256}): {advice}")
