@@ -228,3 +228,27 @@ def test_the_dropout_comparison_at_1000_steps_in_the_docs_is_the_published_one()
     section = text.split("### Surviving a lost LiDAR", 1)[1].split("\n#", 1)[0]
     for number in re.findall(r"\b\d\.\d{3}\b", section):  # every figure the section quotes is in the table
         assert number in published, number
+
+
+def test_the_findings_quote_the_published_extremes():
+    """The findings' ranges and leaders are the published results' own minima, maxima and best rows."""
+    doc = ROOT / "docs" / "robustness.md"
+    if not (RESULTS / "results.json").is_file() or not doc.is_file():
+        pytest.skip("the published robustness results or docs/robustness.md are not in this checkout")
+    summary = json.loads((RESULTS / "results.json").read_text())["summary"]
+    text = " ".join(doc.read_text().split())
+
+    def span(column: str) -> str:
+        values = [entry[column] for entry in summary]
+        return f"{min(values):.3f} to {max(values):.3f}"
+
+    assert f"`misalign_shift` (up to 8 pixels) keeps {span('misalign_shift')}" in text
+    assert f"`misalign_rotation` (up to 8 degrees) {span('misalign_rotation')}" in text
+    assert f"`camera_noise` from {span('camera_noise')}" in text
+    best = max(summary, key=lambda entry: entry["mean_corrupted"])
+    assert best["model"] == "transfuser_tiny.shapes_v1"
+    assert (f"highest mean corrupted accuracy ({best['mean_corrupted']:.3f}), relative robustness "
+            f"({best['relative_robustness']:.3f}) and effective robustness ({best['effective_robustness']:.4f})") in text
+    below = [entry for entry in summary if (entry["effective_robustness"] or 0) < 0]
+    assert [entry["model"] for entry in below] == ["mmtm.shapes_v1"]
+    assert f"MMTM ({below[0]['effective_robustness']:.4f}) is the only network below late fusion" in text
